@@ -1,0 +1,35 @@
+#!/bin/sh
+# Run every test of vsm from nothing: install the Debian packages, build
+# with -Werror under AddressSanitizer and UBSan, run ctest (unit and
+# integration tests against real sockets and servers on loopback), then
+# build the libFuzzer targets and give each a short, bounded smoke run.
+#
+#   VSM_TEST_BUILD   build directory for the sanitizer build (build-test)
+#   VSM_FUZZ_SECONDS seconds per fuzz target (15; 0 skips the smoke run)
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+./deploy/install-deps.sh
+
+build=${VSM_TEST_BUILD:-build-test}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== build ($build: -Werror, ASan+UBSan)"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DVSM_WERROR=ON \
+	-DVSM_SANITIZE=ON >/dev/null
+cmake --build "$build" -j"$jobs" >/dev/null
+
+echo "== ctest"
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+	ctest --test-dir "$build" --output-on-failure -j"$jobs"
+
+secs=${VSM_FUZZ_SECONDS:-15}
+if [ "$secs" -gt 0 ]; then
+	echo "== fuzz smoke run (${secs}s per target)"
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug \
+		-DVSM_FUZZ=ON >/dev/null
+	cmake --build build-fuzz -j"$jobs" >/dev/null
+	tests/fuzz/smoke.sh build-fuzz "$secs"
+fi

@@ -1,0 +1,105 @@
+/*
+ * bench_main.c: vsm-bench, the benchmarks of vsm. One subcommand per file
+ * of tests/bench/, dispatched from one table; the usage text is generated
+ * from that table. Benchmarks print figures and never pass or fail on
+ * time (docs/benchmarks.md).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+
+/*
+ * A subcommand runs with argv[0] its own name. It returns 0 when done, 1
+ * when the run failed and 2 on bad usage, with err saying why in both
+ * cases; that number is the exit status of vsm-bench.
+ */
+struct bench_cmd {
+	const char *name;
+	int (*fn)(int, char **, struct vsm_err *);
+	const char *usage;
+};
+
+/* bench_channel.c */
+int bench_channel(int, char **, struct vsm_err *);
+
+static const struct bench_cmd cmds[] = {
+    {"channel", bench_channel, "channel [--seconds S] [--window W] [--json]"},
+};
+
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static void
+usage(FILE *fp)
+{
+	size_t i;
+
+	for (i = 0; i < NCMDS; i++)
+		fprintf(fp, "%s vsm-bench %s\n", i == 0 ? "usage:" : "      ",
+		        cmds[i].usage);
+}
+
+/* The names of every subcommand, "a, b, c", for an error line. */
+static void
+cmd_names(char *buf, size_t len)
+{
+	size_t i, off = 0;
+	int n;
+
+	buf[0] = '\0';
+	for (i = 0; i < NCMDS && off < len; i++) {
+		n = snprintf(buf + off, len - off, "%s%s", i ? ", " : "",
+		             cmds[i].name);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	const struct bench_cmd *cmd = NULL;
+	struct vsm_err err;
+	char names[256];
+	size_t i;
+	int rc;
+
+	vsm_log_init("vsm-bench", VSM_LOG_WARN, 0);
+	if (argc < 2) {
+		cmd_names(names, sizeof(names));
+		fprintf(stderr, "vsm-bench: no subcommand given (one of: %s)\n",
+		        names);
+		return (2);
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return (0);
+	}
+	for (i = 0; i < NCMDS; i++)
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			cmd = &cmds[i];
+	if (cmd == NULL) {
+		cmd_names(names, sizeof(names));
+		fprintf(stderr,
+		        "vsm-bench: unknown subcommand '%s' (one of: "
+		        "%s)\n",
+		        argv[1], names);
+		return (2);
+	}
+	if (argc > 2 &&
+	    (strcmp(argv[2], "-h") == 0 || strcmp(argv[2], "--help") == 0)) {
+		printf("usage: vsm-bench %s\n", cmd->usage);
+		return (0);
+	}
+	memset(&err, 0, sizeof(err));
+	rc = cmd->fn(argc - 1, argv + 1, &err);
+	if (rc == 2)
+		fprintf(stderr, "vsm-bench %s: %s; usage: vsm-bench %s\n",
+		        cmd->name, err.msg, cmd->usage);
+	else if (rc != 0)
+		fprintf(stderr, "vsm-bench %s: %s\n", cmd->name, err.msg);
+	return (rc == 0 ? 0 : rc == 2 ? 2 : 1);
+}
