@@ -340,8 +340,7 @@ test_message_moved_to_another_pipe_is_dropped(void **state)
 	    NNG_ETIMEDOUT);
 	assert_int_equal(drops(fx, VSM_DROP_CROSS_PIPE), 1);
 	/* ...and over a connection that never shook hands. */
-	assert_int_equal(nng_req0_open(&bare.sock), 0);
-	assert_int_equal(nng_dial(bare.sock, fx->url, NULL, 0), 0);
+	assert_int_equal(tu_raw_dial(&bare, fx->url), 0);
 	assert_int_equal(tu_raw_send(&bare, frame, flen, 300, &reply),
 	    NNG_ETIMEDOUT);
 	assert_int_equal(drops(fx, VSM_DROP_CROSS_PIPE), 2);
@@ -370,8 +369,7 @@ test_transport_before_handshake_is_dropped(void **state)
 	frame = tu_raw_seal(&a, "late", 4, &flen);
 	tu_raw_close(&a);
 	assert_true(tu_wait(no_sessions, fx, 5000));
-	assert_int_equal(nng_req0_open(&bare.sock), 0);
-	assert_int_equal(nng_dial(bare.sock, fx->url, NULL, 0), 0);
+	assert_int_equal(tu_raw_dial(&bare, fx->url), 0);
 	assert_int_equal(tu_raw_send(&bare, frame, flen, 300, &reply),
 	    NNG_ETIMEDOUT);
 	nng_close(bare.sock);
@@ -434,9 +432,7 @@ test_truncated_handshake_is_refused(void **state)
 	size_t		   len;
 	nng_msg		  *reply;
 
-	memset(&raw, 0, sizeof(raw));
-	assert_int_equal(nng_req0_open(&raw.sock), 0);
-	assert_int_equal(nng_dial(raw.sock, fx->url, NULL, 0), 0);
+	assert_int_equal(tu_raw_dial(&raw, fx->url), 0);
 	/* 40 bytes: less than one ephemeral key and an encrypted static. */
 	randombytes_buf(noise, sizeof(noise));
 	init.version = VSM_CHAN_VERSION;
@@ -600,6 +596,107 @@ test_oversized_payload_is_dropped(void **state)
 	assert_still_serving(fx);
 }
 
+/* Send a plaintext frame on raw and decode the answer (a handshake one). */
+static Vsm__Frame *
+send_frame(struct tu_raw *raw, Vsm__Frame *f)
+{
+	uint8_t	    buf[1024];
+	size_t	    len = vsm__frame__pack(f, buf);
+	nng_msg	   *reply;
+	Vsm__Frame *rf;
+
+	assert_int_equal(tu_raw_send(raw, buf, len, 5000, &reply), 0);
+	rf = vsm_frame_unpack(nng_msg_body(reply), nng_msg_len(reply));
+	nng_msg_free(reply);
+	assert_non_null(rf);
+	return (rf);
+}
+
+static void
+test_unsupported_channel_version_is_refused(void **state)
+{
+	struct fixture	  *fx = *state;
+	Vsm__Frame	   f = VSM__FRAME__INIT, *rf;
+	Vsm__HandshakeInit init = VSM__HANDSHAKE_INIT__INIT;
+	struct tu_raw	   raw;
+	uint8_t		   noise[96] = { 0 };
+
+	assert_int_equal(tu_raw_dial(&raw, fx->url), 0);
+	init.version = VSM_CHAN_VERSION + 1;
+	init.noise.data = noise;
+	init.noise.len = sizeof(noise);
+	f.kind_case = VSM__FRAME__KIND_HS_INIT;
+	f.hs_init = &init;
+	rf = send_frame(&raw, &f);
+	assert_int_equal(rf->kind_case, VSM__FRAME__KIND_HS_ERROR);
+	assert_int_equal(rf->hs_error->code,
+	    VSM__HANDSHAKE_ERROR__CODE__VERSION);
+	vsm_frame_free(rf);
+	assert_int_equal(drops(fx, VSM_DROP_HS_VERSION), 1);
+	nng_close(raw.sock);
+	assert_still_serving(fx);
+}
+
+static void
+test_frame_of_the_wrong_direction_is_dropped(void **state)
+{
+	struct fixture	    *fx = *state;
+	Vsm__Frame	     f = VSM__FRAME__INIT;
+	Vsm__HandshakeError e = VSM__HANDSHAKE_ERROR__INIT;
+	struct tu_raw	     raw;
+	uint8_t		     buf[64];
+	size_t		     len;
+	nng_msg		    *reply;
+
+	assert_int_equal(tu_raw_dial(&raw, fx->url), 0);
+	e.reason = "agents do not send this";
+	f.kind_case = VSM__FRAME__KIND_HS_ERROR;
+	f.hs_error = &e;
+	len = vsm__frame__pack(&f, buf);
+	assert_int_equal(tu_raw_send(&raw, buf, len, 300, &reply),
+	    NNG_ETIMEDOUT);
+	assert_int_equal(drops(fx, VSM_DROP_UNEXPECTED), 1);
+	nng_close(raw.sock);
+	assert_still_serving(fx);
+}
+
+/*
+ * A second handshake on a pipe: by the same key it replaces the session
+ * (the old session's messages are refused from then on); by another key
+ * it is refused and the first session stays.
+ */
+static void
+test_second_handshake_on_a_pipe(void **state)
+{
+	struct fixture	  *fx = *state;
+	struct vsm_keypair other;
+	struct tu_raw	   raw;
+	nng_msg		  *reply;
+	uint8_t		  *old_frame, *frame;
+	size_t		   oldlen, flen;
+
+	vsm_keypair_generate(&other);
+	memcpy(fx->allowed[fx->nallowed++], other.pub, VSM_KEY_LEN);
+	assert_int_equal(tu_raw_connect(&raw, fx->url, &fx->agent,
+			     fx->skey.pub), 0);
+	old_frame = tu_raw_seal(&raw, "old", 3, &oldlen);
+	/* Another key on the same pipe: refused, counted. */
+	assert_int_equal(tu_raw_handshake(&raw, &other, fx->skey.pub), -1);
+	assert_int_equal(drops(fx, VSM_DROP_HS_REKEY), 1);
+	/* The same key again: a re-key; the old session is gone. */
+	assert_int_equal(tu_raw_handshake(&raw, &fx->agent, fx->skey.pub), 0);
+	assert_int_equal(tu_raw_send(&raw, old_frame, oldlen, 300, &reply),
+	    NNG_ETIMEDOUT);
+	assert_int_equal(drops(fx, VSM_DROP_BAD_SESSION), 1);
+	frame = tu_raw_seal(&raw, "new", 3, &flen);
+	assert_int_equal(tu_raw_send(&raw, frame, flen, 5000, &reply), 0);
+	nng_msg_free(reply);
+	free(frame);
+	free(old_frame);
+	tu_raw_close(&raw);
+	assert_still_serving(fx);
+}
+
 int
 main(void)
 {
@@ -631,6 +728,14 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_oversized_payload_is_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_unsupported_channel_version_is_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_frame_of_the_wrong_direction_is_dropped, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_second_handshake_on_a_pipe, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

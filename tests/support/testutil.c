@@ -69,8 +69,8 @@ tu_raw_send(struct tu_raw *raw, const void *buf, size_t len, int ms,
 }
 
 int
-tu_raw_connect(struct tu_raw *raw, const char *url,
-    const struct vsm_keypair *key, const uint8_t *server_key)
+tu_raw_handshake(struct tu_raw *raw, const struct vsm_keypair *key,
+    const uint8_t *server_key)
 {
 	struct vsm_noise_hs_config cfg = {
 		.protocol = VSM_CHAN_PROTOCOL,
@@ -90,13 +90,7 @@ tu_raw_connect(struct tu_raw *raw, const char *url,
 	nng_msg		    *reply = NULL;
 	int		     ret = -1;
 
-	memset(raw, 0, sizeof(*raw));
-	if (nng_req0_open(&raw->sock) != 0)
-		return (-1);
-	nng_socket_set_ms(raw->sock, NNG_OPT_REQ_RESENDTIME,
-	    NNG_DURATION_INFINITE);
-	if (nng_dial(raw->sock, url, NULL, 0) != 0)
-		return (-1);
+	raw->status = 0;
 	hello.name = "raw-agent";
 	hello.proto_version = VSM_CHAN_VERSION;
 	hlen = vsm__hello__pack(&hello, hb);
@@ -124,6 +118,7 @@ tu_raw_connect(struct tu_raw *raw, const char *url,
 	raw->status = wel->status;
 	if (wel->status != VSM__WELCOME__STATUS__ACCEPTED)
 		goto out;
+	vsm_session_unref(raw->sess);
 	raw->sess = vsm_session_new(hs, wel->session_id,
 	    (uint32_t)nng_pipe_id(nng_msg_get_pipe(reply)));
 	ret = raw->sess != NULL ? 0 : -1;
@@ -135,6 +130,26 @@ out:
 		nng_msg_free(reply);
 	vsm_noise_hs_free(hs);
 	return (ret);
+}
+
+int
+tu_raw_dial(struct tu_raw *raw, const char *url)
+{
+	memset(raw, 0, sizeof(*raw));
+	if (nng_req0_open(&raw->sock) != 0)
+		return (-1);
+	nng_socket_set_ms(raw->sock, NNG_OPT_REQ_RESENDTIME,
+	    NNG_DURATION_INFINITE);
+	return (nng_dial(raw->sock, url, NULL, 0) == 0 ? 0 : -1);
+}
+
+int
+tu_raw_connect(struct tu_raw *raw, const char *url,
+    const struct vsm_keypair *key, const uint8_t *server_key)
+{
+	if (tu_raw_dial(raw, url) == -1)
+		return (-1);
+	return (tu_raw_handshake(raw, key, server_key));
 }
 
 void

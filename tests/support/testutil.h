@@ -34,6 +34,11 @@ struct tu_raw {
  */
 int tu_raw_connect(struct tu_raw *raw, const char *url,
     const struct vsm_keypair *key, const uint8_t *server_key);
+/* Dial only: a connection with no handshake yet. 0 or -1. */
+int tu_raw_dial(struct tu_raw *raw, const char *url);
+/* Run (another) handshake on raw's connection; as tu_raw_connect(). */
+int tu_raw_handshake(struct tu_raw *raw, const struct vsm_keypair *key,
+    const uint8_t *server_key);
 void tu_raw_close(struct tu_raw *raw);
 /*
  * Send the bytes as one request and wait up to ms for a reply. Returns 0
