@@ -1,0 +1,2011 @@
+/*
+ * store_sqlite.c: the embedded SQLite backend of the store (store.h).
+ *
+ * Two connections to one database file in WAL mode: a write connection
+ * behind a recursive mutex (every write, and every read that decides a
+ * write, runs there inside BEGIN IMMEDIATE) and a query-only read
+ * connection for lists and lookups, which WAL lets run beside a writer.
+ * Nested transactions become savepoints, which is how the writer puts
+ * many ops in one commit and still lets one op fail alone.
+ *
+ * Every statement is constant text in sq_sql[] and prepared once per
+ * connection; every value is bound, none is pasted into SQL.
+ *
+ * Durability: synchronous=FULL. In WAL mode NORMAL does not sync the WAL
+ * at COMMIT, so a power cut can roll back transactions that COMMIT had
+ * already reported; the controller acks task events to agents after the
+ * commit and the agents then drop them from their spools, so a rolled
+ * back commit would lose results for good. FULL syncs the WAL on every
+ * COMMIT; the writer's batching pays for that sync once per batch.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "err.h"
+#include "log.h"
+#include "store.h"
+
+#define SQ_BUSY_MS 5000
+
+enum sq_stmt {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_SAVEPOINT,
+	S_RELEASE,
+	S_ROLLBACK_TO,
+	S_KEY_BY_ID,
+	S_KEY_BY_PUB,
+	S_KEY_LIVE_NAME,
+	S_KEY_INSERT,
+	S_KEY_SET_STATE,
+	S_KEY_LIST,
+	S_TOKEN_INSERT,
+	S_TOKEN_USE,
+	S_TOKEN_BY_HASH,
+	S_TOKEN_LIST,
+	S_TOKEN_REVOKE,
+	S_AUDIT_INSERT,
+	S_AUDIT_LIST,
+	S_HOST_HELLO,
+	S_HOST_HB,
+	S_HOST_FACTS,
+	S_HOST_DOWN,
+	S_HOST_GET,
+	S_HOST_LIST,
+	S_JOB_INSERT,
+	S_TASK_INSERT,
+	S_JOB_GET,
+	S_JOB_COUNTS,
+	S_JOB_LIST,
+	S_JOB_CANCEL,
+	S_TASK_GET,
+	S_TASK_LIST,
+	S_TASK_INFLIGHT,
+	S_TASK_QUEUED,
+	S_TASK_MARK_SENT,
+	S_TASK_STATE,
+	S_TASK_SET,
+	S_TASK_RETRY,
+	S_TASK_REQUEUE,
+	S_TASK_TIMEOUT,
+	S_EVENT_INSERT,
+	S_EVENT_LIST,
+	S_ART_INSERT,
+	S_ART_COMPLETE,
+	S_ART_LIST,
+	S__MAX
+};
+
+#define KEY_COLS "id, name, pubkey, state, created_at, updated_at"
+#define HOST_COLS                                                              \
+	"id, key_id, name, agent_version, labels, facts, capabilities, up, "   \
+	"first_seen, last_seen, cpu_pct, mem_pct, disk_pct"
+#define JOB_COLS                                                               \
+	"id, module, params, target, timeout_ms, max_retries, created_by, "    \
+	"created_at"
+#define TASK_COLS                                                              \
+	"t.id, t.job_id, j.module, t.host_id, t.state, t.attempt, "            \
+	"t.max_retries, j.timeout_ms, t.created_at, t.sent_at, "               \
+	"t.deadline_at, "                                                      \
+	"t.finished_at"
+#define TASK_FROM " FROM tasks t JOIN jobs j ON j.id = t.job_id"
+
+static const char *const sq_sql[S__MAX] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_SAVEPOINT] = "SAVEPOINT op",
+    [S_RELEASE] = "RELEASE op",
+    [S_ROLLBACK_TO] = "ROLLBACK TO op",
+    [S_KEY_BY_ID] = "SELECT " KEY_COLS " FROM agent_keys WHERE id = ?",
+    [S_KEY_BY_PUB] = "SELECT " KEY_COLS " FROM agent_keys WHERE pubkey = ?",
+    [S_KEY_LIVE_NAME] = "SELECT id FROM agent_keys WHERE name = ?1 AND "
+                        "state IN ('pending', 'accepted') AND id <> ?2",
+    [S_KEY_INSERT] = "INSERT INTO agent_keys (name, pubkey, state, "
+                     "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+    [S_KEY_SET_STATE] = "UPDATE agent_keys SET state = ?, updated_at = ? "
+                        "WHERE id = ?",
+    [S_KEY_LIST] = "SELECT " KEY_COLS " FROM agent_keys WHERE ?1 IS NULL "
+                   "OR state = ?1 ORDER BY id",
+    [S_TOKEN_INSERT] = "INSERT INTO enroll_tokens (hash, uses_total, "
+                       "uses_left, expires_at, created_at, created_by) "
+                       "VALUES (?1, ?2, ?2, ?3, ?4, ?5)",
+    [S_TOKEN_USE] = "UPDATE enroll_tokens SET uses_left = uses_left - 1 "
+                    "WHERE hash = ?1 AND revoked = 0 AND uses_left > 0 AND "
+                    "expires_at > ?2 RETURNING id",
+    [S_TOKEN_BY_HASH] = "SELECT revoked, uses_left, expires_at FROM "
+                        "enroll_tokens WHERE hash = ?",
+    [S_TOKEN_LIST] = "SELECT id, uses_left, uses_total, revoked, "
+                     "expires_at, created_at, created_by FROM "
+                     "enroll_tokens ORDER BY id",
+    [S_TOKEN_REVOKE] = "UPDATE enroll_tokens SET revoked = 1 WHERE id = ?",
+    [S_AUDIT_INSERT] = "INSERT INTO audit (at, who, role, action, target, "
+                       "detail) VALUES (?, ?, ?, ?, ?, ?)",
+    [S_AUDIT_LIST] = "SELECT id, at, who, role, action, target, detail "
+                     "FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?",
+    [S_HOST_HELLO] =
+        "INSERT INTO hosts (name, key_id, labels, capabilities, "
+        "agent_version, up, first_seen, last_seen) "
+        "SELECT ?1, id, ?3, ?4, ?5, 1, ?6, ?6 FROM agent_keys "
+        "WHERE id = ?2 AND name = ?1 AND state = 'accepted' "
+        "ON CONFLICT (name) DO UPDATE SET key_id = excluded.key_id, "
+        "labels = excluded.labels, capabilities = excluded.capabilities, "
+        "agent_version = excluded.agent_version, up = 1, "
+        "last_seen = max(last_seen, excluded.last_seen) RETURNING id",
+    [S_HOST_HB] = "UPDATE hosts SET cpu_pct = ?, mem_pct = ?, disk_pct = "
+                  "?, up = 1, last_seen = max(last_seen, ?) WHERE id = ?",
+    [S_HOST_FACTS] = "UPDATE hosts SET facts = ?, last_seen = "
+                     "max(last_seen, ?) WHERE id = ?",
+    [S_HOST_DOWN] = "UPDATE hosts SET up = 0 WHERE id = ?",
+    [S_HOST_GET] = "SELECT " HOST_COLS " FROM hosts WHERE name = ?",
+    [S_HOST_LIST] = "SELECT " HOST_COLS " FROM hosts ORDER BY name",
+    [S_JOB_INSERT] = "INSERT INTO jobs (" JOB_COLS ") VALUES "
+                     "(?, ?, ?, ?, ?, ?, ?, ?)",
+    [S_TASK_INSERT] = "INSERT INTO tasks (id, job_id, host_id, state, "
+                      "max_retries, created_at) VALUES "
+                      "(?, ?, ?, 'queued', ?, ?)",
+    [S_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?",
+    [S_JOB_COUNTS] = "SELECT state, count(*) FROM tasks WHERE job_id = ? "
+                     "GROUP BY state",
+    [S_JOB_LIST] = "SELECT " JOB_COLS " FROM jobs ORDER BY created_at "
+                   "DESC, id LIMIT ?",
+    [S_JOB_CANCEL] = "UPDATE tasks SET state = 'cancelled', finished_at = "
+                     "?1 WHERE job_id = ?2 AND state IN ('queued', "
+                     "'sent', 'running')",
+    [S_TASK_GET] = "SELECT " TASK_COLS  TASK_FROM " WHERE t.id = ?",
+    [S_TASK_LIST] = "SELECT " TASK_COLS TASK_FROM " WHERE t.job_id = ? "
+                    "ORDER BY t.host_id",
+    [S_TASK_INFLIGHT] = "SELECT count(*) FROM tasks WHERE host_id = ? AND "
+                        "state IN ('sent', 'running')",
+    [S_TASK_QUEUED] = "SELECT " TASK_COLS ", j.params" TASK_FROM
+                      " WHERE t.host_id = ? AND t.state = 'queued' "
+                      "ORDER BY t.created_at, t.id LIMIT ?",
+    [S_TASK_MARK_SENT] = "UPDATE tasks SET state = 'sent', sent_at = ?, "
+                         "deadline_at = ? WHERE id = ? AND "
+                         "state = 'queued'",
+    [S_TASK_STATE] = "SELECT state, host_id FROM tasks WHERE id = ?",
+    /* ?1 id, ?2 new state, ?3 now, ?4 terminal, ?5 old state */
+    [S_TASK_SET] =
+        "UPDATE tasks SET state = ?2, "
+        "acked_at = CASE WHEN ?2 = 'running' THEN coalesce(acked_at, ?3) "
+        "ELSE acked_at END, "
+        "finished_at = CASE WHEN ?4 THEN ?3 ELSE finished_at END, "
+        "sent_at = CASE WHEN ?2 = 'queued' THEN NULL ELSE sent_at END "
+        "WHERE id = ?1 AND state = ?5",
+    [S_TASK_RETRY] = "UPDATE tasks SET state = 'queued', attempt = "
+                     "attempt + 1, sent_at = NULL, acked_at = NULL, "
+                     "deadline_at = NULL, finished_at = NULL WHERE id = ? "
+                     "AND state IN ('fail', 'error', 'timeout', 'lost') "
+                     "AND attempt < max_retries",
+    [S_TASK_REQUEUE] = "UPDATE tasks SET state = 'queued', sent_at = NULL, "
+                       "deadline_at = NULL WHERE state = 'sent' AND "
+                       "sent_at <= ?",
+    [S_TASK_TIMEOUT] = "UPDATE tasks SET state = 'timeout', finished_at = "
+                       "?1 WHERE state = 'running' AND deadline_at <= ?1",
+    [S_EVENT_INSERT] = "INSERT INTO task_events (task_id, seq, kind, at, "
+                       "status, progress, text) VALUES "
+                       "(?, ?, ?, ?, ?, ?, ?) "
+                       "ON CONFLICT (task_id, seq) DO NOTHING",
+    [S_EVENT_LIST] = "SELECT task_id, seq, kind, at, status, progress, "
+                     "text FROM task_events WHERE task_id = ? AND seq > ? "
+                     "ORDER BY seq LIMIT ?",
+    [S_ART_INSERT] = "INSERT INTO artifacts (task_id, path, created_at) "
+                     "VALUES (?, ?, ?)",
+    [S_ART_COMPLETE] = "UPDATE artifacts SET size = ?, blake2b = ?, "
+                       "complete = 1, completed_at = ? WHERE id = ? AND "
+                       "complete = 0",
+    [S_ART_LIST] = "SELECT id, task_id, path, size, blake2b, complete, "
+                   "created_at, completed_at FROM artifacts WHERE "
+                   "task_id = ? ORDER BY id",
+};
+
+static const char *const ev_kind_names[] = {
+    [STORE_EV_STATUS] = "status",
+    [STORE_EV_RESULT] = "result",
+    [STORE_EV_LOG] = "log",
+    [STORE_EV_PROGRESS] = "progress",
+};
+
+struct sq_conn {
+	sqlite3        *db;
+	sqlite3_stmt   *stmt[S__MAX];
+	pthread_mutex_t lock;
+};
+
+struct sq {
+	struct sq_conn w;     /* recursive lock */
+	struct sq_conn r;     /* query_only */
+	int            depth; /* transaction nesting on w, under w.lock */
+};
+
+static int
+sq_fail(struct sq_conn *c, struct vsm_err *err, const char *what)
+{
+	return (vsm_err_set(err, "store: %s: %s", what, sqlite3_errmsg(c->db)));
+}
+
+/* The cached statement, reset with no bindings; NULL with err set. */
+static sqlite3_stmt *
+sq_prep(struct sq_conn *c, enum sq_stmt id, struct vsm_err *err)
+{
+	if (c->stmt[id] == NULL &&
+	    sqlite3_prepare_v3(c->db, sq_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+	        &c->stmt[id], NULL) != SQLITE_OK) {
+		sq_fail(c, err, "prepare");
+		c->stmt[id] = NULL;
+		return (NULL);
+	}
+	sqlite3_reset(c->stmt[id]);
+	sqlite3_clear_bindings(c->stmt[id]);
+	return (c->stmt[id]);
+}
+
+static void
+sq_done(sqlite3_stmt *stmt)
+{
+	if (stmt != NULL) {
+		sqlite3_reset(stmt);
+		sqlite3_clear_bindings(stmt);
+	}
+}
+
+/* Run a statement that returns no rows. */
+static int
+sq_run(struct sq_conn *c, sqlite3_stmt *stmt, const char *what,
+    struct vsm_err *err)
+{
+	int rc = sqlite3_step(stmt);
+
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		sq_fail(c, err, what);
+		sq_done(stmt);
+		return (-1);
+	}
+	sq_done(stmt);
+	return (0);
+}
+
+static int
+sq_exec(struct sq_conn *c, enum sq_stmt id, struct vsm_err *err)
+{
+	sqlite3_stmt *stmt;
+
+	if ((stmt = sq_prep(c, id, err)) == NULL)
+		return (-1);
+	return (sq_run(c, stmt, sq_sql[id], err));
+}
+
+static void
+bind_text(sqlite3_stmt *stmt, int i, const char *s)
+{
+	if (s == NULL)
+		sqlite3_bind_null(stmt, i);
+	else
+		sqlite3_bind_text(stmt, i, s, -1, SQLITE_TRANSIENT);
+}
+
+static void
+col_copy(sqlite3_stmt *stmt, int i, char *buf, size_t cap)
+{
+	const unsigned char *s = sqlite3_column_text(stmt, i);
+
+	snprintf(buf, cap, "%s", s != NULL ? (const char *)s : "");
+}
+
+/* A copy of a text column ("" for NULL); NULL only when out of memory. */
+static char *
+col_dup(sqlite3_stmt *stmt, int i)
+{
+	const unsigned char *s = sqlite3_column_text(stmt, i);
+
+	return (strdup(s != NULL ? (const char *)s : ""));
+}
+
+static int
+col_blob(sqlite3_stmt *stmt, int i, uint8_t *buf, size_t len)
+{
+	const void *p = sqlite3_column_blob(stmt, i);
+
+	if (p == NULL || (size_t)sqlite3_column_bytes(stmt, i) != len)
+		return (-1);
+	memcpy(buf, p, len);
+	return (0);
+}
+
+/* Make room for one more row in *v (capped at max rows). */
+static int
+grow(void **v, size_t *cap, size_t n, size_t size, size_t max,
+    struct vsm_err *err)
+{
+	void  *nv;
+	size_t ncap;
+
+	if (n < *cap)
+		return (0);
+	if (n >= max)
+		return (vsm_err_set(err, "store: more than %zu rows", max));
+	ncap = *cap == 0 ? 16 : *cap * 2;
+	if (ncap > max)
+		ncap = max;
+	if ((nv = reallocarray(*v, ncap, size)) == NULL)
+		return (vsm_err_set(err, "store: out of memory"));
+	memset((char *)nv + *cap * size, 0, (ncap - *cap) * size);
+	*v = nv;
+	*cap = ncap;
+	return (0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Transactions on the write connection */
+
+/*
+ * Take the write lock and open a transaction, or a savepoint when one is
+ * open already (inside a writer batch or another op). Every tx_begin is
+ * paired with one tx_end, which commits (ok) or rolls back and unlocks.
+ */
+static int
+tx_begin(struct sq *s, struct vsm_err *err)
+{
+	pthread_mutex_lock(&s->w.lock);
+	if (sq_exec(&s->w, s->depth == 0 ? S_BEGIN : S_SAVEPOINT, err) == -1) {
+		pthread_mutex_unlock(&s->w.lock);
+		return (-1);
+	}
+	s->depth++;
+	return (0);
+}
+
+static int
+tx_end(struct sq *s, int ok, struct vsm_err *err)
+{
+	int ret = ok ? 0 : -1;
+
+	if (--s->depth == 0) {
+		if (ok && sq_exec(&s->w, S_COMMIT, err) == -1)
+			ret = -1;
+		if (ret == -1 && !sqlite3_get_autocommit(s->w.db))
+			sq_exec(&s->w, S_ROLLBACK, NULL);
+	} else {
+		if (!ok)
+			sq_exec(&s->w, S_ROLLBACK_TO, NULL);
+		if (sq_exec(&s->w, S_RELEASE, err) == -1)
+			ret = -1;
+	}
+	pthread_mutex_unlock(&s->w.lock);
+	return (ret);
+}
+
+static int
+audit_insert(struct sq *s, const struct store_actor *who, const char *action,
+    const char *target, const char *detail, int64_t now, struct vsm_err *err)
+{
+	sqlite3_stmt *stmt;
+
+	if ((stmt = sq_prep(&s->w, S_AUDIT_INSERT, err)) == NULL)
+		return (-1);
+	sqlite3_bind_int64(stmt, 1, now);
+	bind_text(stmt, 2, who->who);
+	bind_text(stmt, 3, who->role);
+	bind_text(stmt, 4, action);
+	bind_text(stmt, 5, target != NULL ? target : "");
+	bind_text(stmt, 6, detail != NULL ? detail : "{}");
+	return (sq_run(&s->w, stmt, "audit", err));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Open, close, batches */
+
+static void
+conn_close(struct sq_conn *c)
+{
+	size_t i;
+
+	for (i = 0; i < S__MAX; i++)
+		sqlite3_finalize(c->stmt[i]);
+	sqlite3_close(c->db);
+	c->db = NULL;
+}
+
+/* Open one connection and set the pragmas both connections need. */
+static int
+conn_open(struct sq_conn *c, const char *path, struct vsm_err *err)
+{
+	char *msg = NULL;
+
+	if (sqlite3_open_v2(path, &c->db,
+	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	            SQLITE_OPEN_FULLMUTEX,
+	        NULL) != SQLITE_OK) {
+		vsm_err_set(err, "store %s: %s", path,
+		    c->db != NULL ? sqlite3_errmsg(c->db) : "out of memory");
+		return (-1);
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, SQ_BUSY_MS);
+	/* Constant pragmas only. */
+	if (sqlite3_exec(c->db,
+	        "PRAGMA foreign_keys = ON;"
+	        "PRAGMA synchronous = FULL;",
+	        NULL, NULL, &msg) != SQLITE_OK) {
+		vsm_err_set(err, "store %s: %s", path, msg);
+		sqlite3_free(msg);
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+sq_wal(struct sq_conn *c, const char *path, struct vsm_err *err)
+{
+	sqlite3_stmt *stmt = NULL;
+	int           ret = -1;
+
+	if (sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &stmt,
+	        NULL) != SQLITE_OK ||
+	    sqlite3_step(stmt) != SQLITE_ROW) {
+		vsm_err_set(
+		    err, "store %s: WAL: %s", path, sqlite3_errmsg(c->db));
+		goto out;
+	}
+	if (strcmp((const char *)sqlite3_column_text(stmt, 0), "wal") != 0) {
+		vsm_err_set(err, "store %s: cannot use WAL mode (got %s)", path,
+		    sqlite3_column_text(stmt, 0));
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(stmt);
+	return (ret);
+}
+
+static void sq_close(void *);
+
+static int
+sq_open(const char *path, void **out, struct vsm_err *err)
+{
+	struct sq          *s;
+	pthread_mutexattr_t ma;
+	int                 fd;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return (vsm_err_set(err, "store: out of memory"));
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&s->w.lock, &ma);
+	pthread_mutexattr_destroy(&ma);
+	pthread_mutex_init(&s->r.lock, NULL);
+
+	/* Create the file 0600 ourselves; -wal and -shm inherit the mode. */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		vsm_err_set(err, "store %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	close(fd);
+	if (conn_open(&s->w, path, err) == -1 ||
+	    sq_wal(&s->w, path, err) == -1 ||
+	    store_sqlite_migrate(s->w.db, err) == -1)
+		goto fail;
+	if (conn_open(&s->r, path, err) == -1)
+		goto fail;
+	if (sqlite3_exec(s->r.db, "PRAGMA query_only = ON", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		sq_fail(&s->r, err, "query_only");
+		goto fail;
+	}
+	*out = s;
+	return (0);
+fail:
+	sq_close(s);
+	return (-1);
+}
+
+static void
+sq_close(void *db)
+{
+	struct sq *s = db;
+
+	if (s == NULL)
+		return;
+	conn_close(&s->r);
+	conn_close(&s->w);
+	pthread_mutex_destroy(&s->r.lock);
+	pthread_mutex_destroy(&s->w.lock);
+	free(s);
+}
+
+static int
+sq_schema(void *db, int *current, int *latest, struct vsm_err *err)
+{
+	struct sq *s = db;
+	int        ret;
+
+	pthread_mutex_lock(&s->w.lock);
+	ret = store_sqlite_schema(s->w.db, current, latest, err);
+	pthread_mutex_unlock(&s->w.lock);
+	return (ret);
+}
+
+/* A writer batch: the lock stays held until commit or abort. */
+static int
+sq_batch_begin(void *db, struct vsm_err *err)
+{
+	return (tx_begin(db, err));
+}
+
+static int
+sq_batch_commit(void *db, struct vsm_err *err)
+{
+	return (tx_end(db, 1, err));
+}
+
+static void
+sq_batch_abort(void *db)
+{
+	tx_end(db, 0, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Keys and tokens */
+
+static int
+key_row(sqlite3_stmt *stmt, struct store_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->id = sqlite3_column_int64(stmt, 0);
+	col_copy(stmt, 1, k->name, sizeof(k->name));
+	if (col_blob(stmt, 2, k->pubkey, sizeof(k->pubkey)) == -1)
+		return (-1);
+	if (store_key_state_parse(
+	        (const char *)sqlite3_column_text(stmt, 3), &k->state) == -1)
+		return (-1);
+	k->created_at = sqlite3_column_int64(stmt, 4);
+	k->updated_at = sqlite3_column_int64(stmt, 5);
+	return (0);
+}
+
+/* Look a key up on connection c (whose lock the caller holds). */
+static int
+key_lookup(struct sq_conn *c, int64_t id, const uint8_t *pubkey,
+    struct store_key *out, struct vsm_err *err)
+{
+	sqlite3_stmt *stmt;
+	int           rc, ret = -1;
+
+	if ((stmt = sq_prep(
+	         c, pubkey != NULL ? S_KEY_BY_PUB : S_KEY_BY_ID, err)) == NULL)
+		return (-1);
+	if (pubkey != NULL)
+		sqlite3_bind_blob(
+		    stmt, 1, pubkey, STORE_PUBKEY_LEN, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_int64(stmt, 1, id);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_DONE)
+		ret = STORE_NOTFOUND;
+	else if (rc != SQLITE_ROW)
+		sq_fail(c, err, "key");
+	else if (key_row(stmt, out) == -1)
+		vsm_err_set(err, "store: key: malformed row");
+	else
+		ret = 0;
+	sq_done(stmt);
+	return (ret);
+}
+
+/* Is name held by a live key other than id? 1 yes, 0 no, -1 error. */
+static int
+key_name_taken(struct sq *s, const char *name, int64_t id, struct vsm_err *err)
+{
+	sqlite3_stmt *stmt;
+	int           rc;
+
+	if ((stmt = sq_prep(&s->w, S_KEY_LIVE_NAME, err)) == NULL)
+		return (-1);
+	bind_text(stmt, 1, name);
+	sqlite3_bind_int64(stmt, 2, id);
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sq_fail(&s->w, err, "key name");
+		sq_done(stmt);
+		return (-1);
+	}
+	sq_done(stmt);
+	return (rc == SQLITE_ROW);
+}
+
+/* Consume one use of the token with this hash; -1 says why it cannot. */
+static int
+token_use(struct sq *s, const uint8_t *hash, int64_t now, int64_t *id,
+    struct vsm_err *err)
+{
+	sqlite3_stmt *stmt;
+	int           rc;
+
+	if ((stmt = sq_prep(&s->w, S_TOKEN_USE, err)) == NULL)
+		return (-1);
+	sqlite3_bind_blob(stmt, 1, hash, STORE_HASH_LEN, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 2, now);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		if (id != NULL)
+			*id = sqlite3_column_int64(stmt, 0);
+		sq_done(stmt);
+		return (0);
+	}
+	if (rc != SQLITE_DONE) {
+		sq_fail(&s->w, err, "token");
+		sq_done(stmt);
+		return (-1);
+	}
+	sq_done(stmt);
+
+	/* Refused: find the reason an operator can act on. */
+	if ((stmt = sq_prep(&s->w, S_TOKEN_BY_HASH, err)) == NULL)
+		return (-1);
+	sqlite3_bind_blob(stmt, 1, hash, STORE_HASH_LEN, SQLITE_TRANSIENT);
+	if ((rc = sqlite3_step(stmt)) != SQLITE_ROW)
+		vsm_err_set(err, "enrollment token unknown");
+	else if (sqlite3_column_int(stmt, 0))
+		vsm_err_set(err, "enrollment token revoked");
+	else if (sqlite3_column_int(stmt, 1) <= 0)
+		vsm_err_set(err, "enrollment token used up");
+	else
+		vsm_err_set(err, "enrollment token expired");
+	sq_done(stmt);
+	return (-1);
+}
+
+static int
+sq_key_add(void *db, const char *name, const uint8_t *pubkey,
+    const uint8_t *token_hash, int64_t now, struct store_key *out,
+    struct vsm_err *err)
+{
+	struct sq           *s = db;
+	sqlite3_stmt        *stmt;
+	enum store_key_state state = STORE_KEY_PENDING;
+	int                  rc, ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((rc = key_lookup(&s->w, 0, pubkey, out, err)) == -1)
+		goto out;
+	if (rc == 0) {
+		if (strcmp(out->name, name) != 0) {
+			vsm_err_set(
+			    err, "key already enrolled as host %s", out->name);
+			goto out;
+		}
+		ret = 0;
+		goto out;
+	}
+	if ((rc = key_name_taken(s, name, 0, err)) == -1)
+		goto out;
+	if (rc) {
+		vsm_err_set(err,
+		    "host name %s already has a pending or accepted key "
+		    "(revoke or reject it first)",
+		    name);
+		goto out;
+	}
+	if (token_hash != NULL) {
+		if (token_use(s, token_hash, now, NULL, err) == -1)
+			goto out;
+		state = STORE_KEY_ACCEPTED;
+	}
+	if ((stmt = sq_prep(&s->w, S_KEY_INSERT, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, name);
+	sqlite3_bind_blob(stmt, 2, pubkey, STORE_PUBKEY_LEN, SQLITE_TRANSIENT);
+	bind_text(stmt, 3, store_key_state_str(state));
+	sqlite3_bind_int64(stmt, 4, now);
+	if (sq_run(&s->w, stmt, "key insert", err) == -1)
+		goto out;
+	if (key_lookup(
+	        &s->w, sqlite3_last_insert_rowid(s->w.db), NULL, out, err) != 0)
+		goto out;
+	ret = 0;
+out:
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+static int
+sq_key_get(void *db, int64_t id, const uint8_t *pubkey, struct store_key *out,
+    struct vsm_err *err)
+{
+	struct sq *s = db;
+	int        ret;
+
+	pthread_mutex_lock(&s->r.lock);
+	ret = key_lookup(&s->r, id, pubkey, out, err);
+	pthread_mutex_unlock(&s->r.lock);
+	return (ret);
+}
+
+static int
+sq_key_set_state(void *db, const struct store_actor *who, int64_t id,
+    enum store_key_state state, int64_t now, struct vsm_err *err)
+{
+	struct sq       *s = db;
+	struct store_key k;
+	sqlite3_stmt    *stmt;
+	char             target[64], detail[128];
+	int              rc, ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((rc = key_lookup(&s->w, id, NULL, &k, err)) != 0) {
+		if (rc == STORE_NOTFOUND)
+			vsm_err_set(err, "no key %lld", (long long)id);
+		goto out;
+	}
+	if (k.state == STORE_KEY_REVOKED && state != STORE_KEY_REVOKED) {
+		vsm_err_set(err, "key %lld (%s) is revoked; enroll a new key",
+		    (long long)id, k.name);
+		goto out;
+	}
+	if (state == STORE_KEY_PENDING || state == STORE_KEY_ACCEPTED) {
+		if ((rc = key_name_taken(s, k.name, id, err)) == -1)
+			goto out;
+		if (rc) {
+			vsm_err_set(err,
+			    "host name %s already has a pending or accepted "
+			    "key",
+			    k.name);
+			goto out;
+		}
+	}
+	if ((stmt = sq_prep(&s->w, S_KEY_SET_STATE, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, store_key_state_str(state));
+	sqlite3_bind_int64(stmt, 2, now);
+	sqlite3_bind_int64(stmt, 3, id);
+	if (sq_run(&s->w, stmt, "key state", err) == -1)
+		goto out;
+	snprintf(target, sizeof(target), "key:%lld", (long long)id);
+	snprintf(detail, sizeof(detail), "{\"from\":\"%s\",\"to\":\"%s\"}",
+	    store_key_state_str(k.state), store_key_state_str(state));
+	if (audit_insert(s, who, "key.state", target, detail, now, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+static int
+sq_key_list(
+    void *db, int state, struct store_key **out, size_t *n, struct vsm_err *err)
+{
+	struct sq        *s = db;
+	sqlite3_stmt     *stmt;
+	struct store_key *v = NULL;
+	size_t            cap = 0, len = 0;
+	int               rc, ret = -1;
+
+	pthread_mutex_lock(&s->r.lock);
+	if ((stmt = sq_prep(&s->r, S_KEY_LIST, err)) == NULL)
+		goto out;
+	if (state >= 0)
+		bind_text(stmt, 1, store_key_state_str(state));
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (grow((void **)&v, &cap, len, sizeof(*v), STORE_FANOUT_MAX,
+		        err) == -1)
+			goto out;
+		if (key_row(stmt, &v[len]) == -1) {
+			vsm_err_set(err, "store: key: malformed row");
+			goto out;
+		}
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		sq_fail(&s->r, err, "keys");
+		goto out;
+	}
+	ret = 0;
+out:
+	sq_done(stmt);
+	pthread_mutex_unlock(&s->r.lock);
+	if (ret == -1) {
+		free(v);
+		v = NULL;
+		len = 0;
+	}
+	*out = v;
+	*n = len;
+	return (ret);
+}
+
+static int
+sq_token_create(void *db, const struct store_actor *who, int uses,
+    int64_t expires_at, int64_t now, const uint8_t *hash, int64_t *id,
+    struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	char          target[64], detail[96];
+	int           ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((stmt = sq_prep(&s->w, S_TOKEN_INSERT, err)) == NULL)
+		goto out;
+	sqlite3_bind_blob(stmt, 1, hash, STORE_HASH_LEN, SQLITE_TRANSIENT);
+	sqlite3_bind_int(stmt, 2, uses);
+	sqlite3_bind_int64(stmt, 3, expires_at);
+	sqlite3_bind_int64(stmt, 4, now);
+	bind_text(stmt, 5, who->who);
+	if (sq_run(&s->w, stmt, "token insert", err) == -1)
+		goto out;
+	*id = sqlite3_last_insert_rowid(s->w.db);
+	snprintf(target, sizeof(target), "token:%lld", (long long)*id);
+	snprintf(detail, sizeof(detail), "{\"uses\":%d,\"expires_at\":%lld}",
+	    uses, (long long)expires_at);
+	if (audit_insert(s, who, "token.create", target, detail, now, err) ==
+	    -1)
+		goto out;
+	ret = 0;
+out:
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+static int
+sq_token_redeem(void *db, const uint8_t *hash, int64_t now, int64_t *id,
+    struct vsm_err *err)
+{
+	struct sq *s = db;
+	int        ret;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	ret = token_use(s, hash, now, id, err);
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+static int
+sq_token_list(
+    void *db, struct store_token **out, size_t *n, struct vsm_err *err)
+{
+	struct sq          *s = db;
+	sqlite3_stmt       *stmt;
+	struct store_token *v = NULL, *t;
+	size_t              cap = 0, len = 0;
+	int                 rc, ret = -1;
+
+	pthread_mutex_lock(&s->r.lock);
+	if ((stmt = sq_prep(&s->r, S_TOKEN_LIST, err)) == NULL)
+		goto out;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (grow((void **)&v, &cap, len, sizeof(*v), STORE_FANOUT_MAX,
+		        err) == -1)
+			goto out;
+		t = &v[len++];
+		t->id = sqlite3_column_int64(stmt, 0);
+		t->uses_left = sqlite3_column_int(stmt, 1);
+		t->uses_total = sqlite3_column_int(stmt, 2);
+		t->revoked = sqlite3_column_int(stmt, 3);
+		t->expires_at = sqlite3_column_int64(stmt, 4);
+		t->created_at = sqlite3_column_int64(stmt, 5);
+		col_copy(stmt, 6, t->created_by, sizeof(t->created_by));
+	}
+	if (rc != SQLITE_DONE) {
+		sq_fail(&s->r, err, "tokens");
+		goto out;
+	}
+	ret = 0;
+out:
+	sq_done(stmt);
+	pthread_mutex_unlock(&s->r.lock);
+	if (ret == -1) {
+		free(v);
+		v = NULL;
+		len = 0;
+	}
+	*out = v;
+	*n = len;
+	return (ret);
+}
+
+static int
+sq_token_revoke(void *db, const struct store_actor *who, int64_t id,
+    int64_t now, struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	char          target[64];
+	int           ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((stmt = sq_prep(&s->w, S_TOKEN_REVOKE, err)) == NULL)
+		goto out;
+	sqlite3_bind_int64(stmt, 1, id);
+	if (sq_run(&s->w, stmt, "token revoke", err) == -1)
+		goto out;
+	if (sqlite3_changes(s->w.db) == 0) {
+		vsm_err_set(err, "no token %lld", (long long)id);
+		goto out;
+	}
+	snprintf(target, sizeof(target), "token:%lld", (long long)id);
+	if (audit_insert(s, who, "token.revoke", target, NULL, now, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Hosts */
+
+static int
+host_row(sqlite3_stmt *stmt, struct store_host *h, struct vsm_err *err)
+{
+	memset(h, 0, sizeof(*h));
+	h->id = sqlite3_column_int64(stmt, 0);
+	h->key_id = sqlite3_column_int64(stmt, 1);
+	col_copy(stmt, 2, h->name, sizeof(h->name));
+	col_copy(stmt, 3, h->agent_version, sizeof(h->agent_version));
+	h->labels = col_dup(stmt, 4);
+	h->facts = col_dup(stmt, 5);
+	h->capabilities = col_dup(stmt, 6);
+	h->up = sqlite3_column_int(stmt, 7);
+	h->first_seen = sqlite3_column_int64(stmt, 8);
+	h->last_seen = sqlite3_column_int64(stmt, 9);
+	h->cpu_pct = sqlite3_column_type(stmt, 10) == SQLITE_NULL
+	    ? -1
+	    : sqlite3_column_double(stmt, 10);
+	h->mem_pct = sqlite3_column_type(stmt, 11) == SQLITE_NULL
+	    ? -1
+	    : sqlite3_column_double(stmt, 11);
+	h->disk_pct = sqlite3_column_type(stmt, 12) == SQLITE_NULL
+	    ? -1
+	    : sqlite3_column_double(stmt, 12);
+	if (h->labels == NULL || h->facts == NULL || h->capabilities == NULL) {
+		store_host_clear(h);
+		return (vsm_err_set(err, "store: out of memory"));
+	}
+	return (0);
+}
+
+static int
+sq_host_hello(void *db, const struct store_hello *h, int64_t now, int64_t *id,
+    struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	int           rc, ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((stmt = sq_prep(&s->w, S_HOST_HELLO, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, h->name);
+	sqlite3_bind_int64(stmt, 2, h->key_id);
+	bind_text(stmt, 3, h->labels != NULL ? h->labels : "{}");
+	bind_text(stmt, 4, h->capabilities != NULL ? h->capabilities : "[]");
+	bind_text(stmt, 5, h->agent_version != NULL ? h->agent_version : "");
+	sqlite3_bind_int64(stmt, 6, now);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(stmt, 0);
+		ret = 0;
+	} else if (rc == SQLITE_DONE)
+		vsm_err_set(err, "host %s: key %lld is not accepted for it",
+		    h->name, (long long)h->key_id);
+	else
+		sq_fail(&s->w, err, "host hello");
+	sq_done(stmt);
+out:
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+/* Run an UPDATE of one host by id; an unknown id is an error. */
+static int
+host_update(struct sq *s, sqlite3_stmt *stmt, int64_t id, const char *what,
+    struct vsm_err *err)
+{
+	if (sq_run(&s->w, stmt, what, err) == -1)
+		return (-1);
+	if (sqlite3_changes(s->w.db) == 0)
+		return (
+		    vsm_err_set(err, "%s: no host %lld", what, (long long)id));
+	return (0);
+}
+
+static int
+sq_host_heartbeat(
+    void *db, const struct store_heartbeat *hb, struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	int           ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((stmt = sq_prep(&s->w, S_HOST_HB, err)) == NULL)
+		goto out;
+	sqlite3_bind_double(stmt, 1, hb->cpu_pct);
+	sqlite3_bind_double(stmt, 2, hb->mem_pct);
+	sqlite3_bind_double(stmt, 3, hb->disk_pct);
+	sqlite3_bind_int64(stmt, 4, hb->at);
+	sqlite3_bind_int64(stmt, 5, hb->host_id);
+	ret = host_update(s, stmt, hb->host_id, "heartbeat", err);
+out:
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+static int
+sq_host_set_facts(
+    void *db, int64_t id, const char *facts, int64_t now, struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	int           ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((stmt = sq_prep(&s->w, S_HOST_FACTS, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, facts);
+	sqlite3_bind_int64(stmt, 2, now);
+	sqlite3_bind_int64(stmt, 3, id);
+	ret = host_update(s, stmt, id, "facts", err);
+out:
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+static int
+sq_host_down(void *db, int64_t id, int64_t now, struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	int           ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((stmt = sq_prep(&s->w, S_HOST_DOWN, err)) == NULL)
+		goto out;
+	sqlite3_bind_int64(stmt, 1, id);
+	ret = host_update(s, stmt, id, "host down", err);
+out:
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+static int
+sq_host_get(
+    void *db, const char *name, struct store_host *out, struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	int           rc, ret = -1;
+
+	pthread_mutex_lock(&s->r.lock);
+	if ((stmt = sq_prep(&s->r, S_HOST_GET, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, name);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_DONE)
+		ret = STORE_NOTFOUND;
+	else if (rc != SQLITE_ROW)
+		sq_fail(&s->r, err, "host");
+	else
+		ret = host_row(stmt, out, err);
+out:
+	sq_done(stmt);
+	pthread_mutex_unlock(&s->r.lock);
+	return (ret);
+}
+
+static int
+sq_host_list(void *db, struct store_host **out, size_t *n, struct vsm_err *err)
+{
+	struct sq         *s = db;
+	sqlite3_stmt      *stmt;
+	struct store_host *v = NULL;
+	size_t             cap = 0, len = 0;
+	int                rc, ret = -1;
+
+	pthread_mutex_lock(&s->r.lock);
+	if ((stmt = sq_prep(&s->r, S_HOST_LIST, err)) == NULL)
+		goto out;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (grow((void **)&v, &cap, len, sizeof(*v), STORE_FANOUT_MAX,
+		        err) == -1 ||
+		    host_row(stmt, &v[len], err) == -1)
+			goto out;
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		sq_fail(&s->r, err, "hosts");
+		goto out;
+	}
+	ret = 0;
+out:
+	sq_done(stmt);
+	pthread_mutex_unlock(&s->r.lock);
+	if (ret == -1) {
+		store_hosts_free(v, len);
+		v = NULL;
+		len = 0;
+	}
+	*out = v;
+	*n = len;
+	return (ret);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Jobs and tasks */
+
+static int
+job_row(struct sq_conn *c, sqlite3_stmt *stmt, struct store_job *j,
+    struct vsm_err *err)
+{
+	sqlite3_stmt         *cnt;
+	enum store_task_state ts;
+	int                   rc;
+
+	memset(j, 0, sizeof(*j));
+	col_copy(stmt, 0, j->id, sizeof(j->id));
+	col_copy(stmt, 1, j->module, sizeof(j->module));
+	j->params = col_dup(stmt, 2);
+	j->target = col_dup(stmt, 3);
+	j->timeout_ms = sqlite3_column_int64(stmt, 4);
+	j->max_retries = sqlite3_column_int(stmt, 5);
+	col_copy(stmt, 6, j->created_by, sizeof(j->created_by));
+	j->created_at = sqlite3_column_int64(stmt, 7);
+	if (j->params == NULL || j->target == NULL) {
+		store_job_clear(j);
+		return (vsm_err_set(err, "store: out of memory"));
+	}
+	if ((cnt = sq_prep(c, S_JOB_COUNTS, err)) == NULL) {
+		store_job_clear(j);
+		return (-1);
+	}
+	bind_text(cnt, 1, j->id);
+	while ((rc = sqlite3_step(cnt)) == SQLITE_ROW) {
+		if (store_task_state_parse(
+		        (const char *)sqlite3_column_text(cnt, 0), &ts) == 0) {
+			j->nstate[ts] = (size_t)sqlite3_column_int64(cnt, 1);
+			j->ntasks += j->nstate[ts];
+		}
+	}
+	sq_done(cnt);
+	if (rc != SQLITE_DONE) {
+		store_job_clear(j);
+		return (sq_fail(c, err, "job tasks"));
+	}
+	return (0);
+}
+
+static int
+sq_job_create(void *db, const struct store_actor *who,
+    const struct store_job_spec *spec, int64_t now, char *job_id,
+    struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	char          tid[STORE_ID_LEN + 1], detail[128];
+	size_t        i;
+	int           ret = -1;
+
+	store_new_id(job_id);
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((stmt = sq_prep(&s->w, S_JOB_INSERT, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, job_id);
+	bind_text(stmt, 2, spec->module);
+	bind_text(stmt, 3, spec->params != NULL ? spec->params : "{}");
+	bind_text(stmt, 4, spec->target != NULL ? spec->target : "");
+	sqlite3_bind_int64(stmt, 5, spec->timeout_ms);
+	sqlite3_bind_int(stmt, 6, spec->max_retries);
+	bind_text(stmt, 7, who->who);
+	sqlite3_bind_int64(stmt, 8, now);
+	if (sq_run(&s->w, stmt, "job insert", err) == -1)
+		goto out;
+	for (i = 0; i < spec->nhosts; i++) {
+		if ((stmt = sq_prep(&s->w, S_TASK_INSERT, err)) == NULL)
+			goto out;
+		store_new_id(tid);
+		bind_text(stmt, 1, tid);
+		bind_text(stmt, 2, job_id);
+		sqlite3_bind_int64(stmt, 3, spec->hosts[i]);
+		sqlite3_bind_int(stmt, 4, spec->max_retries);
+		sqlite3_bind_int64(stmt, 5, now);
+		if (sqlite3_step(stmt) != SQLITE_DONE) {
+			vsm_err_set(err, "job: task for host %lld: %s",
+			    (long long)spec->hosts[i],
+			    sqlite3_extended_errcode(s->w.db) ==
+			            SQLITE_CONSTRAINT_FOREIGNKEY
+			        ? "no such host"
+			        : sqlite3_errmsg(s->w.db));
+			sq_done(stmt);
+			goto out;
+		}
+		sq_done(stmt);
+	}
+	snprintf(detail, sizeof(detail), "{\"tasks\":%zu}", spec->nhosts);
+	/* The module and the target go in as they are, bound, not pasted. */
+	if (audit_insert(s, who, "job.create", job_id, detail, now, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+static int
+sq_job_get(void *db, const char *id, struct store_job *out, struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	int           rc, ret = -1;
+
+	pthread_mutex_lock(&s->r.lock);
+	if ((stmt = sq_prep(&s->r, S_JOB_GET, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, id);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_DONE)
+		ret = STORE_NOTFOUND;
+	else if (rc != SQLITE_ROW)
+		sq_fail(&s->r, err, "job");
+	else
+		ret = job_row(&s->r, stmt, out, err);
+out:
+	sq_done(stmt);
+	pthread_mutex_unlock(&s->r.lock);
+	return (ret);
+}
+
+static int
+sq_job_list(void *db, size_t limit, struct store_job **out, size_t *n,
+    struct vsm_err *err)
+{
+	struct sq        *s = db;
+	sqlite3_stmt     *stmt;
+	struct store_job *v = NULL;
+	size_t            cap = 0, len = 0;
+	int               rc, ret = -1;
+
+	pthread_mutex_lock(&s->r.lock);
+	if ((stmt = sq_prep(&s->r, S_JOB_LIST, err)) == NULL)
+		goto out;
+	sqlite3_bind_int64(stmt, 1, (int64_t)limit);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (grow((void **)&v, &cap, len, sizeof(*v), STORE_LIST_MAX,
+		        err) == -1 ||
+		    job_row(&s->r, stmt, &v[len], err) == -1)
+			goto out;
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		sq_fail(&s->r, err, "jobs");
+		goto out;
+	}
+	ret = 0;
+out:
+	sq_done(stmt);
+	pthread_mutex_unlock(&s->r.lock);
+	if (ret == -1) {
+		store_jobs_free(v, len);
+		v = NULL;
+		len = 0;
+	}
+	*out = v;
+	*n = len;
+	return (ret);
+}
+
+static int
+sq_job_cancel(void *db, const struct store_actor *who, const char *id,
+    int64_t now, size_t *ncancelled, struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	char          detail[64];
+	int           rc, ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((stmt = sq_prep(&s->w, S_JOB_GET, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, id);
+	rc = sqlite3_step(stmt);
+	sq_done(stmt);
+	if (rc != SQLITE_ROW) {
+		if (rc == SQLITE_DONE)
+			vsm_err_set(err, "no job %s", id);
+		else
+			sq_fail(&s->w, err, "job");
+		goto out;
+	}
+	if ((stmt = sq_prep(&s->w, S_JOB_CANCEL, err)) == NULL)
+		goto out;
+	sqlite3_bind_int64(stmt, 1, now);
+	bind_text(stmt, 2, id);
+	if (sq_run(&s->w, stmt, "job cancel", err) == -1)
+		goto out;
+	*ncancelled = (size_t)sqlite3_changes(s->w.db);
+	snprintf(detail, sizeof(detail), "{\"cancelled\":%zu}", *ncancelled);
+	if (audit_insert(s, who, "job.cancel", id, detail, now, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+/* A task row of TASK_COLS (and, when with_params, j.params after them). */
+static int
+task_row(sqlite3_stmt *stmt, struct store_task *t, int with_params,
+    struct vsm_err *err)
+{
+	memset(t, 0, sizeof(*t));
+	col_copy(stmt, 0, t->id, sizeof(t->id));
+	col_copy(stmt, 1, t->job_id, sizeof(t->job_id));
+	col_copy(stmt, 2, t->module, sizeof(t->module));
+	t->host_id = sqlite3_column_int64(stmt, 3);
+	if (store_task_state_parse(
+	        (const char *)sqlite3_column_text(stmt, 4), &t->state) == -1)
+		return (vsm_err_set(err, "store: task: malformed state"));
+	t->attempt = sqlite3_column_int(stmt, 5);
+	t->max_retries = sqlite3_column_int(stmt, 6);
+	t->timeout_ms = sqlite3_column_int64(stmt, 7);
+	t->created_at = sqlite3_column_int64(stmt, 8);
+	t->sent_at = sqlite3_column_int64(stmt, 9);
+	t->deadline_at = sqlite3_column_int64(stmt, 10);
+	t->finished_at = sqlite3_column_int64(stmt, 11);
+	if (with_params && (t->params = col_dup(stmt, 12)) == NULL)
+		return (vsm_err_set(err, "store: out of memory"));
+	return (0);
+}
+
+static int
+sq_task_get(
+    void *db, const char *id, struct store_task *out, struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	int           rc, ret = -1;
+
+	pthread_mutex_lock(&s->r.lock);
+	if ((stmt = sq_prep(&s->r, S_TASK_GET, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, id);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_DONE)
+		ret = STORE_NOTFOUND;
+	else if (rc != SQLITE_ROW)
+		sq_fail(&s->r, err, "task");
+	else
+		ret = task_row(stmt, out, 0, err);
+out:
+	sq_done(stmt);
+	pthread_mutex_unlock(&s->r.lock);
+	return (ret);
+}
+
+/* Collect task rows from a prepared statement into *out. */
+static int
+task_rows(struct sq_conn *c, sqlite3_stmt *stmt, int with_params,
+    struct store_task **out, size_t *n, struct vsm_err *err)
+{
+	struct store_task *v = NULL;
+	size_t             cap = 0, len = 0;
+	int                rc, ret = -1;
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (grow((void **)&v, &cap, len, sizeof(*v), STORE_FANOUT_MAX,
+		        err) == -1)
+			goto out;
+		if (task_row(stmt, &v[len], with_params, err) == -1) {
+			free(v[len].params);
+			goto out;
+		}
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		sq_fail(c, err, "tasks");
+		goto out;
+	}
+	ret = 0;
+out:
+	if (ret == -1) {
+		store_tasks_free(v, len);
+		v = NULL;
+		len = 0;
+	}
+	*out = v;
+	*n = len;
+	return (ret);
+}
+
+static int
+sq_task_list(void *db, const char *job_id, struct store_task **out, size_t *n,
+    struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	int           ret = -1;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&s->r.lock);
+	if ((stmt = sq_prep(&s->r, S_TASK_LIST, err)) != NULL) {
+		bind_text(stmt, 1, job_id);
+		ret = task_rows(&s->r, stmt, 0, out, n, err);
+		sq_done(stmt);
+	}
+	pthread_mutex_unlock(&s->r.lock);
+	return (ret);
+}
+
+static int
+sq_task_next(void *db, int64_t host_id, unsigned limit, unsigned max,
+    int64_t now, struct store_task **out, size_t *n, struct vsm_err *err)
+{
+	struct sq         *s = db;
+	sqlite3_stmt      *stmt;
+	struct store_task *v = NULL;
+	size_t             len = 0, i;
+	int64_t            inflight, room;
+	int                ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((stmt = sq_prep(&s->w, S_TASK_INFLIGHT, err)) == NULL)
+		goto out;
+	sqlite3_bind_int64(stmt, 1, host_id);
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		sq_fail(&s->w, err, "tasks in flight");
+		sq_done(stmt);
+		goto out;
+	}
+	inflight = sqlite3_column_int64(stmt, 0);
+	sq_done(stmt);
+	room = (int64_t)limit - inflight;
+	if (room > (int64_t)max)
+		room = max;
+	if (room <= 0) {
+		ret = 0;
+		goto out;
+	}
+	if ((stmt = sq_prep(&s->w, S_TASK_QUEUED, err)) == NULL)
+		goto out;
+	sqlite3_bind_int64(stmt, 1, host_id);
+	sqlite3_bind_int64(stmt, 2, room);
+	ret = task_rows(&s->w, stmt, 1, &v, &len, err);
+	sq_done(stmt);
+	if (ret == -1)
+		goto out;
+	ret = -1;
+	for (i = 0; i < len; i++) {
+		if ((stmt = sq_prep(&s->w, S_TASK_MARK_SENT, err)) == NULL)
+			goto out;
+		v[i].state = STORE_TASK_SENT;
+		v[i].sent_at = now;
+		v[i].deadline_at = now + v[i].timeout_ms;
+		sqlite3_bind_int64(stmt, 1, now);
+		sqlite3_bind_int64(stmt, 2, v[i].deadline_at);
+		bind_text(stmt, 3, v[i].id);
+		if (sq_run(&s->w, stmt, "task sent", err) == -1)
+			goto out;
+	}
+	ret = 0;
+out:
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	if (ret == -1) {
+		store_tasks_free(v, len);
+		v = NULL;
+		len = 0;
+	}
+	*out = v;
+	*n = len;
+	return (ret);
+}
+
+/*
+ * The state of task id, on the write connection inside the caller's
+ * transaction. host_id > 0 also checks that the task is that host's.
+ */
+static int
+task_check(struct sq *s, const char *id, int64_t host_id,
+    enum store_task_state *cur, struct vsm_err *err)
+{
+	sqlite3_stmt *stmt;
+	int           rc, ret = -1;
+
+	if ((stmt = sq_prep(&s->w, S_TASK_STATE, err)) == NULL)
+		return (-1);
+	bind_text(stmt, 1, id);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_DONE)
+		vsm_err_set(err, "no task %s", id);
+	else if (rc != SQLITE_ROW)
+		sq_fail(&s->w, err, "task");
+	else if (host_id > 0 && sqlite3_column_int64(stmt, 1) != host_id)
+		vsm_err_set(err, "task %s is not this host's", id);
+	else if (store_task_state_parse(
+	             (const char *)sqlite3_column_text(stmt, 0), cur) == -1)
+		vsm_err_set(err, "task %s: malformed state", id);
+	else
+		ret = 0;
+	sq_done(stmt);
+	return (ret);
+}
+
+/*
+ * Move task id to `to` if store_task_transition_ok() allows it, inside
+ * the caller's transaction. Returns 0 moved, 1 not allowed (the task is
+ * left as it is, *from says where it is), -1 error.
+ */
+static int
+task_move(struct sq *s, const char *id, int64_t host_id,
+    enum store_task_state to, int64_t now, enum store_task_state *from,
+    struct vsm_err *err)
+{
+	sqlite3_stmt         *stmt;
+	enum store_task_state cur;
+
+	if (task_check(s, id, host_id, &cur, err) == -1)
+		return (-1);
+	*from = cur;
+	if (!store_task_transition_ok(cur, to))
+		return (1);
+	if ((stmt = sq_prep(&s->w, S_TASK_SET, err)) == NULL)
+		return (-1);
+	bind_text(stmt, 1, id);
+	bind_text(stmt, 2, store_task_state_str(to));
+	sqlite3_bind_int64(stmt, 3, now);
+	sqlite3_bind_int(stmt, 4, store_task_state_terminal(to));
+	bind_text(stmt, 5, store_task_state_str(cur));
+	return (sq_run(&s->w, stmt, "task state", err));
+}
+
+static int
+sq_task_ack(
+    void *db, int64_t host_id, const char *id, int64_t now, struct vsm_err *err)
+{
+	struct sq            *s = db;
+	enum store_task_state from;
+	int                   rc, ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	rc = task_move(s, id, host_id, STORE_TASK_RUNNING, now, &from, err);
+	/* A repeated ack, or an ack after the result: nothing to do. */
+	if (rc == 0 || (rc == 1 && from != STORE_TASK_QUEUED))
+		ret = 0;
+	else if (rc == 1)
+		vsm_err_set(err, "task %s was not sent", id);
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+static int
+sq_task_set_state(void *db, const char *id, enum store_task_state to,
+    int64_t now, struct vsm_err *err)
+{
+	struct sq            *s = db;
+	enum store_task_state from;
+	int                   rc, ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	rc = task_move(s, id, 0, to, now, &from, err);
+	if (rc == 0)
+		ret = 0;
+	else if (rc == 1)
+		vsm_err_set(err, "task %s: %s -> %s is not allowed", id,
+		    store_task_state_str(from), store_task_state_str(to));
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+static int
+sq_task_retry(void *db, const char *id, int64_t now, struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	int           ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((stmt = sq_prep(&s->w, S_TASK_RETRY, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, id);
+	if (sq_run(&s->w, stmt, "task retry", err) == -1)
+		goto out;
+	ret = sqlite3_changes(s->w.db) == 1 ? 0 : STORE_NOTFOUND;
+out:
+	if (tx_end(s, ret != -1, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+static int
+sq_task_sweep(void *db, int64_t now, int64_t ack_ms, size_t *requeued,
+    size_t *timedout, struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	int           ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((stmt = sq_prep(&s->w, S_TASK_REQUEUE, err)) == NULL)
+		goto out;
+	sqlite3_bind_int64(stmt, 1, now - ack_ms);
+	if (sq_run(&s->w, stmt, "task requeue", err) == -1)
+		goto out;
+	*requeued = (size_t)sqlite3_changes(s->w.db);
+	if ((stmt = sq_prep(&s->w, S_TASK_TIMEOUT, err)) == NULL)
+		goto out;
+	sqlite3_bind_int64(stmt, 1, now);
+	if (sq_run(&s->w, stmt, "task timeout", err) == -1)
+		goto out;
+	*timedout = (size_t)sqlite3_changes(s->w.db);
+	ret = 0;
+out:
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Events */
+
+static int
+sq_event_append(void *db, int64_t host_id, const struct store_event *ev,
+    struct vsm_err *err)
+{
+	struct sq            *s = db;
+	sqlite3_stmt         *stmt;
+	enum store_task_state from;
+	int                   rc, ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	/* The task must exist and be this host's. */
+	if (task_check(s, ev->task_id, host_id, &from, err) == -1)
+		goto out;
+	if ((stmt = sq_prep(&s->w, S_EVENT_INSERT, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, ev->task_id);
+	sqlite3_bind_int64(stmt, 2, ev->seq);
+	bind_text(stmt, 3, ev_kind_names[ev->kind]);
+	sqlite3_bind_int64(stmt, 4, ev->at);
+	if (ev->kind == STORE_EV_STATUS)
+		bind_text(stmt, 5, store_task_state_str(ev->status));
+	if (ev->kind == STORE_EV_PROGRESS)
+		sqlite3_bind_int(stmt, 6, ev->progress);
+	bind_text(stmt, 7, ev->text);
+	if (sq_run(&s->w, stmt, "event", err) == -1)
+		goto out;
+	if (sqlite3_changes(s->w.db) == 0) {
+		ret = 1; /* seen before: stored once, ack again */
+		goto out;
+	}
+	if (ev->kind == STORE_EV_STATUS) {
+		rc = task_move(
+		    s, ev->task_id, host_id, ev->status, ev->at, &from, err);
+		if (rc == -1)
+			goto out;
+		if (rc == 1)
+			log_debug("store: task %s: late status %s kept, state "
+			          "stays %s",
+			    ev->task_id, store_task_state_str(ev->status),
+			    store_task_state_str(from));
+	}
+	ret = 0;
+out:
+	if (tx_end(s, ret != -1, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+static int
+sq_event_list(void *db, const char *task_id, int64_t after_seq, size_t limit,
+    struct store_event **out, size_t *n, struct vsm_err *err)
+{
+	struct sq          *s = db;
+	sqlite3_stmt       *stmt;
+	struct store_event *v = NULL, *e;
+	size_t              cap = 0, len = 0, k;
+	const char         *kind;
+	int                 rc, ret = -1;
+
+	pthread_mutex_lock(&s->r.lock);
+	if ((stmt = sq_prep(&s->r, S_EVENT_LIST, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, task_id);
+	sqlite3_bind_int64(stmt, 2, after_seq);
+	sqlite3_bind_int64(stmt, 3, (int64_t)limit);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (grow((void **)&v, &cap, len, sizeof(*v), STORE_LIST_MAX,
+		        err) == -1)
+			goto out;
+		e = &v[len];
+		col_copy(stmt, 0, e->task_id, sizeof(e->task_id));
+		e->seq = sqlite3_column_int64(stmt, 1);
+		kind = (const char *)sqlite3_column_text(stmt, 2);
+		for (k = 0; k < 4; k++)
+			if (kind != NULL && strcmp(kind, ev_kind_names[k]) == 0)
+				e->kind = (enum store_event_kind)k;
+		e->at = sqlite3_column_int64(stmt, 3);
+		if (sqlite3_column_type(stmt, 4) != SQLITE_NULL)
+			store_task_state_parse(
+			    (const char *)sqlite3_column_text(stmt, 4),
+			    &e->status);
+		e->progress = sqlite3_column_int(stmt, 5);
+		if (sqlite3_column_type(stmt, 6) != SQLITE_NULL &&
+		    (e->text = col_dup(stmt, 6)) == NULL) {
+			vsm_err_set(err, "store: out of memory");
+			goto out;
+		}
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		sq_fail(&s->r, err, "events");
+		goto out;
+	}
+	ret = 0;
+out:
+	sq_done(stmt);
+	pthread_mutex_unlock(&s->r.lock);
+	if (ret == -1) {
+		store_events_free(v, len);
+		v = NULL;
+		len = 0;
+	}
+	*out = v;
+	*n = len;
+	return (ret);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Artifacts */
+
+static int
+sq_artifact_add(void *db, const char *task_id, const char *path, int64_t now,
+    int64_t *id, struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	int           ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((stmt = sq_prep(&s->w, S_ART_INSERT, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, task_id);
+	bind_text(stmt, 2, path);
+	sqlite3_bind_int64(stmt, 3, now);
+	if (sq_run(&s->w, stmt, "artifact", err) == -1)
+		goto out;
+	*id = sqlite3_last_insert_rowid(s->w.db);
+	ret = 0;
+out:
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+static int
+sq_artifact_complete(void *db, int64_t id, int64_t size, const uint8_t *hash,
+    int64_t now, struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	int           ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((stmt = sq_prep(&s->w, S_ART_COMPLETE, err)) == NULL)
+		goto out;
+	sqlite3_bind_int64(stmt, 1, size);
+	sqlite3_bind_blob(stmt, 2, hash, STORE_HASH_LEN, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 3, now);
+	sqlite3_bind_int64(stmt, 4, id);
+	if (sq_run(&s->w, stmt, "artifact", err) == -1)
+		goto out;
+	if (sqlite3_changes(s->w.db) == 0) {
+		vsm_err_set(err, "artifact %lld: unknown or already complete",
+		    (long long)id);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+static int
+sq_artifact_list(void *db, const char *task_id, struct store_artifact **out,
+    size_t *n, struct vsm_err *err)
+{
+	struct sq             *s = db;
+	sqlite3_stmt          *stmt;
+	struct store_artifact *v = NULL, *a;
+	size_t                 cap = 0, len = 0;
+	int                    rc, ret = -1;
+
+	pthread_mutex_lock(&s->r.lock);
+	if ((stmt = sq_prep(&s->r, S_ART_LIST, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, task_id);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (grow((void **)&v, &cap, len, sizeof(*v), STORE_FANOUT_MAX,
+		        err) == -1)
+			goto out;
+		a = &v[len];
+		a->id = sqlite3_column_int64(stmt, 0);
+		col_copy(stmt, 1, a->task_id, sizeof(a->task_id));
+		if ((a->path = col_dup(stmt, 2)) == NULL) {
+			vsm_err_set(err, "store: out of memory");
+			goto out;
+		}
+		len++;
+		a->size = sqlite3_column_int64(stmt, 3);
+		col_blob(stmt, 4, a->blake2b, sizeof(a->blake2b));
+		a->complete = sqlite3_column_int(stmt, 5);
+		a->created_at = sqlite3_column_int64(stmt, 6);
+		a->completed_at = sqlite3_column_int64(stmt, 7);
+	}
+	if (rc != SQLITE_DONE) {
+		sq_fail(&s->r, err, "artifacts");
+		goto out;
+	}
+	ret = 0;
+out:
+	sq_done(stmt);
+	pthread_mutex_unlock(&s->r.lock);
+	if (ret == -1) {
+		store_artifacts_free(v, len);
+		v = NULL;
+		len = 0;
+	}
+	*out = v;
+	*n = len;
+	return (ret);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Audit */
+
+static int
+sq_audit_append(void *db, const struct store_actor *who, const char *action,
+    const char *target, const char *detail, int64_t now, struct vsm_err *err)
+{
+	struct sq *s = db;
+	int        ret;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	ret = audit_insert(s, who, action, target, detail, now, err);
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+static int
+sq_audit_list(void *db, int64_t before_id, size_t limit,
+    struct store_audit **out, size_t *n, struct vsm_err *err)
+{
+	struct sq          *s = db;
+	sqlite3_stmt       *stmt;
+	struct store_audit *v = NULL, *a;
+	size_t              cap = 0, len = 0;
+	int                 rc, ret = -1;
+
+	pthread_mutex_lock(&s->r.lock);
+	if ((stmt = sq_prep(&s->r, S_AUDIT_LIST, err)) == NULL)
+		goto out;
+	sqlite3_bind_int64(stmt, 1, before_id > 0 ? before_id : INT64_MAX);
+	sqlite3_bind_int64(stmt, 2, (int64_t)limit);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (grow((void **)&v, &cap, len, sizeof(*v), STORE_LIST_MAX,
+		        err) == -1)
+			goto out;
+		a = &v[len];
+		a->id = sqlite3_column_int64(stmt, 0);
+		a->at = sqlite3_column_int64(stmt, 1);
+		col_copy(stmt, 2, a->who, sizeof(a->who));
+		col_copy(stmt, 3, a->role, sizeof(a->role));
+		col_copy(stmt, 4, a->action, sizeof(a->action));
+		a->target = col_dup(stmt, 5);
+		a->detail = col_dup(stmt, 6);
+		len++;
+		if (a->target == NULL || a->detail == NULL) {
+			vsm_err_set(err, "store: out of memory");
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		sq_fail(&s->r, err, "audit");
+		goto out;
+	}
+	ret = 0;
+out:
+	sq_done(stmt);
+	pthread_mutex_unlock(&s->r.lock);
+	if (ret == -1) {
+		store_audit_free(v, len);
+		v = NULL;
+		len = 0;
+	}
+	*out = v;
+	*n = len;
+	return (ret);
+}
+
+const struct store_backend store_backend_sqlite = {
+    .name = "sqlite",
+    .scheme = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .schema = sq_schema,
+    .batch_begin = sq_batch_begin,
+    .batch_commit = sq_batch_commit,
+    .batch_abort = sq_batch_abort,
+    .key_add = sq_key_add,
+    .key_get = sq_key_get,
+    .key_set_state = sq_key_set_state,
+    .key_list = sq_key_list,
+    .token_create = sq_token_create,
+    .token_redeem = sq_token_redeem,
+    .token_list = sq_token_list,
+    .token_revoke = sq_token_revoke,
+    .host_hello = sq_host_hello,
+    .host_heartbeat = sq_host_heartbeat,
+    .host_set_facts = sq_host_set_facts,
+    .host_down = sq_host_down,
+    .host_get = sq_host_get,
+    .host_list = sq_host_list,
+    .job_create = sq_job_create,
+    .job_get = sq_job_get,
+    .job_list = sq_job_list,
+    .job_cancel = sq_job_cancel,
+    .task_get = sq_task_get,
+    .task_list = sq_task_list,
+    .task_next = sq_task_next,
+    .task_ack = sq_task_ack,
+    .task_set_state = sq_task_set_state,
+    .task_retry = sq_task_retry,
+    .task_sweep = sq_task_sweep,
+    .event_append = sq_event_append,
+    .event_list = sq_event_list,
+    .artifact_add = sq_artifact_add,
+    .artifact_complete = sq_artifact_complete,
+    .artifact_list = sq_artifact_list,
+    .audit_append = sq_audit_append,
+    .audit_list = sq_audit_list,
+};
