@@ -39,15 +39,19 @@ vsm_map_get(const struct vsm_map *m, uint64_t key)
 	return (NULL);
 }
 
-static void
+/* Store key in its slot; returns 1 if the key was new, 0 if replaced. */
+static int
 insert(uint64_t *keys, void **vals, size_t cap, uint64_t key, void *val)
 {
 	size_t i = slot_of(key, cap);
+	int    fresh;
 
 	while (keys[i] != 0 && keys[i] != key)
 		i = (i + 1) & (cap - 1);
+	fresh = keys[i] == 0;
 	keys[i] = key;
 	vals[i] = val;
+	return (fresh);
 }
 
 static int
@@ -65,7 +69,7 @@ grow(struct vsm_map *m)
 	}
 	for (i = 0; i < m->cap; i++)
 		if (m->keys[i] != 0)
-			insert(nkeys, nvals, ncap, m->keys[i], m->vals[i]);
+			(void)insert(nkeys, nvals, ncap, m->keys[i], m->vals[i]);
 	free(m->keys);
 	free(m->vals);
 	m->keys = nkeys;
@@ -81,9 +85,7 @@ vsm_map_put(struct vsm_map *m, uint64_t key, void *val)
 		return (-1);
 	if ((m->len + 1) * 4 > m->cap * 3 && grow(m) == -1)
 		return (-1);
-	if (vsm_map_get(m, key) == NULL)
-		m->len++;
-	insert(m->keys, m->vals, m->cap, key, val);
+	m->len += (size_t)insert(m->keys, m->vals, m->cap, key, val);
 	return (0);
 }
 

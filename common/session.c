@@ -161,9 +161,12 @@ vsm_session_seal(struct vsm_session *s, const uint8_t *pt, size_t len,
 	*msgp = NULL;
 	if (atomic_load(&s->dead) || n > UINT32_MAX)
 		return (-1);
-	first = atomic_fetch_add(&s->tx_next, n);
-	if (first > VSM_NOISE_NONCE_MAX - 1 - n)
-		return (-1);
+	/* Take n counters only if they all fit below the reserved nonce. */
+	first = atomic_load(&s->tx_next);
+	do {
+		if (first > VSM_NOISE_NONCE_MAX - n)
+			return (-1);
+	} while (!atomic_compare_exchange_weak(&s->tx_next, &first, first + n));
 	if (n > 4 && (chunks = calloc(n, sizeof(*chunks))) == NULL)
 		goto out;
 	if ((ct = malloc(len + n * VSM_NOISE_TAGLEN)) == NULL)
