@@ -27,17 +27,6 @@
 #define AGENT_DATA_DIR "/var/lib/vsm/agent"
 
 static int
-check_name(const char *s, struct vsm_err *err)
-{
-	if (!vsm_name_valid(s))
-		return (vsm_err_set(err,
-		    "'%s' is not a valid name: 1-%d of A-Z a-z 0-9 . _ -, "
-		    "starting with a letter or digit",
-		    s, VSM_NAME_MAX));
-	return (0);
-}
-
-static int
 check_label_key(const char *s, struct vsm_err *err)
 {
 	if (strcmp(s, "name") == 0)
@@ -268,7 +257,7 @@ read_commands(struct vsm_cfg_ctx *ctx, yaml_node_t *node, void *base)
 			return (vsm_cfg_error(ctx, node, "broken document"));
 		if ((name = vsm_cfg_scalar(ctx, k, "a command name")) == NULL)
 			return (-1);
-		if (check_name(name, &e) == -1)
+		if (vsm_cfg_check_name(name, &e) == -1)
 			return (vsm_cfg_error(ctx, k, "%s", e.msg));
 		for (i = 0; i < cfg->ncommands; i++)
 			if (strcmp(cfg->commands[i].name, name) == 0)
@@ -393,7 +382,7 @@ static const struct vsm_cfg_field agent_fields[] = {
         .off = A(name),
         .size = SZ(name),
         .flags = VSM_CFG_REQUIRED,
-        .check = check_name},
+        .check = vsm_cfg_check_name},
     {.key = "labels", .type = VSM_CFG_T_FN, .fn = read_labels},
     {.key = "controllers",
         .type = VSM_CFG_T_FN,
@@ -626,7 +615,7 @@ vsm_agent_config_write_default(
 	struct vsm_err e;
 	int            ret = -1;
 
-	if (init->name == NULL || check_name(init->name, &e) == -1)
+	if (init->name == NULL || vsm_cfg_check_name(init->name, &e) == -1)
 		return (vsm_err_set(
 		    err, "name: %s", init->name ? e.msg : "missing"));
 	if (init->controller == NULL ||

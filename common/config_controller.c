@@ -29,17 +29,6 @@
 #define CONTROLLER_DATA_DIR "/var/lib/vsm/controller"
 
 static int
-check_name(const char *s, struct vsm_err *err)
-{
-	if (!vsm_name_valid(s))
-		return (vsm_err_set(err,
-		    "'%s' is not a valid name: 1-%d of A-Z a-z 0-9 . _ -, "
-		    "starting with a letter or digit",
-		    s, VSM_NAME_MAX));
-	return (0);
-}
-
-static int
 check_param_key(const char *s, struct vsm_err *err)
 {
 	if (!vsm_label_key_valid(s))
@@ -142,13 +131,13 @@ static const struct vsm_cfg_field schedule_fields[] = {
         .off = S(name),
         .size = SSZ(name),
         .flags = VSM_CFG_REQUIRED,
-        .check = check_name},
+        .check = vsm_cfg_check_name},
     {.key = "module",
         .type = VSM_CFG_T_STR,
         .off = S(module),
         .size = SSZ(module),
         .flags = VSM_CFG_REQUIRED,
-        .check = check_name},
+        .check = vsm_cfg_check_name},
     {.key = "params", .type = VSM_CFG_T_FN, .fn = read_params},
     {.key = "target",
         .type = VSM_CFG_T_STR,

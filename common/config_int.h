@@ -105,6 +105,9 @@ int vsm_cfg_load(const char *path, const struct vsm_cfg_field *fields,
 int vsm_cfg_write_new(const char *path, const char *text,
     vsm_cfg_check_fn *check, struct vsm_err *err);
 
+/* A host or agent name (vsm_name_valid), with the rule in the message. */
+int vsm_cfg_check_name(const char *s, struct vsm_err *err);
+
 /* Append s to buf as a YAML double-quoted scalar. 0 or -1 if too long. */
 int vsm_cfg_quote(char *buf, size_t size, const char *s);
 /* Append printf text to the string in buf; -1 once it does not fit. */

@@ -25,6 +25,7 @@
 #include <yaml.h>
 
 #include "config_int.h"
+#include "fileio.h"
 #include "log.h"
 
 #define MS_S     UINT64_C(1000)
@@ -981,62 +982,21 @@ out:
 }
 
 int
+vsm_cfg_check_name(const char *s, struct vsm_err *err)
+{
+	if (!vsm_name_valid(s))
+		return (vsm_err_set(err,
+		    "'%s' is not a valid name: 1-%d of A-Z a-z 0-9 . _ -, "
+		    "starting with a letter or digit",
+		    s, VSM_NAME_MAX));
+	return (0);
+}
+
+int
 vsm_cfg_write_new(const char *path, const char *text, vsm_cfg_check_fn *check,
     struct vsm_err *err)
 {
-	char        tmp[VSM_CFG_PATH_MAX + 32], dir[VSM_CFG_PATH_MAX + 32];
-	struct stat st;
-	size_t      len = strlen(text), off = 0;
-	ssize_t     n;
-	int         fd = -1, dfd = -1, ret = -1, made = 0;
-
-	if (lstat(path, &st) == 0)
-		return (vsm_err_set(
-		    err, "%s: already exists; not replacing it", path));
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
-	    (int)sizeof(tmp))
-		return (vsm_err_set(err, "%s: path too long", path));
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) ==
-	    -1)
-		return (vsm_err_set(err, "%s: %s", tmp, strerror(errno)));
-	made = 1;
-	if (fchmod(fd, 0600) == -1) {
-		vsm_err_set(err, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	while (off < len) {
-		if ((n = write(fd, text + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			vsm_err_set(err, "%s: %s", tmp, strerror(errno));
-			goto out;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) == -1) {
-		vsm_err_set(err, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (check != NULL && check(tmp, err) == -1)
-		goto out;
-	if (link(tmp, path) == -1) {
-		vsm_err_set(err, "%s: %s%s", path, strerror(errno),
-		    errno == EEXIST ? " (not replacing it)" : "");
-		goto out;
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) !=
-	    -1)
-		(void)fsync(dfd);
-	ret = 0;
-out:
-	if (fd != -1)
-		close(fd);
-	if (made)
-		unlink(tmp);
-	if (dfd != -1)
-		close(dfd);
-	return (ret);
+	return (vsm_write_new_file(path, text, strlen(text), 0600, check, err));
 }
 
 int

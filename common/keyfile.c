@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "fileio.h"
 #include "keyfile.h"
 #include "noise.h"
 
@@ -53,55 +54,6 @@ vsm_key_decode(const char *s, uint8_t key[VSM_KEY_LEN], struct vsm_err *err)
 	return (0);
 }
 
-/*
- * Write `line` to `path` with `mode`, never replacing an existing file:
- * the data goes to a temporary file first, is fsync'd, and is then linked
- * into place, so a reader sees either no file or the whole key.
- */
-static int
-write_new_file(const char *path, const char *line, mode_t mode,
-    struct vsm_err *err)
-{
-	char	tmp[4096], dir[4096];
-	size_t	len = strlen(line);
-	int	fd = -1, dfd = -1, ret = -1;
-	ssize_t n;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
-	    (int)sizeof(tmp))
-		return (vsm_err_set(err, "%s: path too long", path));
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) ==
-	    -1) {
-		vsm_err_set(err, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	/* The umask may have narrowed the mode; never widened it. */
-	if (fchmod(fd, mode) == -1 ||
-	    (n = write(fd, line, len)) != (ssize_t)len || fsync(fd) == -1) {
-		vsm_err_set(err, "%s: %s", tmp,
-		    errno ? strerror(errno) : "short write");
-		goto out;
-	}
-	if (link(tmp, path) == -1) {
-		vsm_err_set(err, "%s: %s%s", path, strerror(errno),
-		    errno == EEXIST ? " (refusing to replace a key)" : "");
-		goto out;
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) !=
-	    -1)
-		(void)fsync(dfd);
-	ret = 0;
-out:
-	if (fd != -1) {
-		close(fd);
-		unlink(tmp);
-	}
-	if (dfd != -1)
-		close(dfd);
-	return (ret);
-}
-
 int
 vsm_key_save(const char *path, const struct vsm_keypair *kp,
     struct vsm_err *err)
@@ -114,11 +66,11 @@ vsm_key_save(const char *path, const struct vsm_keypair *kp,
 		return (vsm_err_set(err, "%s: path too long", path));
 	vsm_key_encode(kp->priv, line);
 	strcat(line, "\n");
-	if (write_new_file(path, line, 0600, err) == -1)
+	if (vsm_write_new_file(path, line, strlen(line), 0600, NULL, err) == -1)
 		goto out;
 	vsm_key_encode(kp->pub, line);
 	strcat(line, "\n");
-	if (write_new_file(pubpath, line, 0644, err) == -1) {
+	if (vsm_write_new_file(pubpath, line, strlen(line), 0644, NULL, err) == -1) {
 		unlink(path);
 		goto out;
 	}
