@@ -279,6 +279,7 @@ handshake(struct vsm_client *c, int timeout_ms, int *status,
 		.prologue = (const uint8_t *)VSM_CHAN_PROLOGUE,
 		.prologue_len = sizeof(VSM_CHAN_PROLOGUE) - 1,
 		.s = c->key.priv,
+		.spub = c->key.pub,
 		.rs = c->server_key,
 	};
 	struct vsm_noise_hs *hs = NULL;

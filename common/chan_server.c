@@ -200,6 +200,7 @@ handle_handshake(struct vsm_server *srv, uint32_t pipe,
 		.prologue = (const uint8_t *)VSM_CHAN_PROLOGUE,
 		.prologue_len = sizeof(VSM_CHAN_PROLOGUE) - 1,
 		.s = srv->key.priv,
+		.spub = srv->key.pub,
 	};
 	struct vsm_noise_hs *hs = NULL;
 	struct vsm_session  *s = NULL;

@@ -90,6 +90,8 @@ struct vsm_noise_hs_config {
 	const uint8_t *prologue;     /* may be NULL when prologue_len is 0 */
 	size_t	       prologue_len;
 	const uint8_t *s;	     /* local static private key, or NULL */
+	const uint8_t *spub;	     /* its public key, or NULL to derive it;
+					must match s (the caller's promise) */
 	const uint8_t *rs;	     /* pinned remote static public key, or NULL */
 	const uint8_t *e;	     /* fixed ephemeral private key, tests only */
 };

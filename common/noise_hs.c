@@ -162,7 +162,10 @@ hs_keys(struct vsm_noise_hs *hs, const struct vsm_noise_hs_config *cfg)
 		return (VSM_NOISE_EARG);
 	if (cfg->s != NULL) {
 		memcpy(hs->s, cfg->s, VSM_NOISE_DHLEN);
-		if (vsm_noise_pubkey(hs->s, hs->spub) != 0)
+		/* A daemon passes its public half: one X25519 saved per hs. */
+		if (cfg->spub != NULL)
+			memcpy(hs->spub, cfg->spub, VSM_NOISE_DHLEN);
+		else if (vsm_noise_pubkey(hs->s, hs->spub) != 0)
 			return (VSM_NOISE_EARG);
 		hs->has_s = 1;
 	}

@@ -56,55 +56,55 @@ static const size_t sizes[] = {1024, 65536};
 
 struct opts {
 	double seconds;
-	int window;
-	int json;
+	int    window;
+	int    json;
 };
 
 /* What was measured: ops succeeded over secs, and the errors met. */
 struct rate {
 	uint64_t ops;
 	uint64_t errors;
-	double secs;
-	char first_error[ERRLEN];
+	double   secs;
+	char     first_error[ERRLEN];
 };
 
 struct machine {
-	long nproc;
-	char cpu[128];
+	long        nproc;
+	char        cpu[128];
 	const char *nng;
 	const char *sodium;
 };
 
 struct results {
-	struct machine m;
-	struct rate engine_both, engine_resp, dh, dh_base;
-	struct rate hs_one, hs_many;
-	struct rate enc[NSIZES], raw[NSIZES];
+	struct machine          m;
+	struct rate             engine_both, engine_resp, dh, dh_base;
+	struct rate             hs_one, hs_many;
+	struct rate             enc[NSIZES], raw[NSIZES];
 	struct vsm_server_stats st;
-	char enc_url[64], raw_url[64];
+	char                    enc_url[64], raw_url[64];
 };
 
 struct hs_msg {
 	uint8_t buf[HS_BUFLEN];
-	size_t len;
+	size_t  len;
 };
 
 /* Keys and prepared messages, shared read-only by every job. */
 struct fixture {
-	struct vsm_keypair srv, cli;
+	struct vsm_keypair         srv, cli;
 	struct vsm_noise_hs_config icfg, rcfg;
-	uint8_t hello[256], welcome[256];
-	size_t hello_len, welcome_len;
-	struct hs_msg m1[M1_POOL];
-	uint8_t *reqbuf; /* the largest request */
+	uint8_t                    hello[256], welcome[256];
+	size_t                     hello_len, welcome_len;
+	struct hs_msg              m1[M1_POOL];
+	uint8_t                   *reqbuf; /* the largest request */
 };
 
 /* Workers report ready here, then start together. */
 struct gate {
 	pthread_mutex_t mtx;
-	pthread_cond_t cv;
-	int ready;
-	int go;
+	pthread_cond_t  cv;
+	int             ready;
+	int             go;
 };
 
 struct worker;
@@ -113,36 +113,36 @@ struct job {
 	int (*setup)(struct worker *); /* untimed; -1 keeps it out */
 	int (*once)(struct worker *);  /* one timed operation: 0 or -1 */
 	void (*teardown)(struct worker *);
-	const struct fixture *fx;
+	const struct fixture           *fx;
 	const struct vsm_client_config *ccfg;
-	struct vsm_client *client;
-	nng_socket sock;
-	size_t size;
-	struct gate gate;
-	atomic_int stop;
+	struct vsm_client              *client;
+	nng_socket                      sock;
+	size_t                          size;
+	struct gate                     gate;
+	atomic_int                      stop;
 };
 
 struct worker {
-	pthread_t tid;
+	pthread_t   tid;
 	struct job *job;
-	nng_ctx ctx;
-	nng_aio *aio;
-	size_t idx;
-	uint64_t ops, errors;
-	char first_error[ERRLEN];
+	nng_ctx     ctx;
+	nng_aio    *aio;
+	size_t      idx;
+	uint64_t    ops, errors;
+	char        first_error[ERRLEN];
 };
 
 /* The raw nng REP server: a pool of contexts answering ACK. */
 struct raw_work {
 	nng_aio *aio;
-	nng_ctx ctx;
-	int sending;
+	nng_ctx  ctx;
+	int      sending;
 };
 
 struct raw_server {
-	nng_socket sock;
+	nng_socket      sock;
 	struct raw_work works[SERVER_NCTX];
-	int nworks;
+	int             nworks;
 };
 
 int bench_channel(int, char **, struct vsm_err *);
@@ -194,14 +194,14 @@ worker_error(struct worker *wk, const char *what)
 {
 	if (wk->errors++ == 0)
 		snprintf(wk->first_error, sizeof(wk->first_error), "%.*s",
-		         ERRLEN - 1, what);
+		    ERRLEN - 1, what);
 }
 
 static void
 machine_facts(struct machine *m)
 {
-	FILE *fp;
-	char line[256], *p;
+	FILE  *fp;
+	char   line[256], *p;
 	size_t n;
 
 	m->nproc = sysconf(_SC_NPROCESSORS_ONLN);
@@ -257,8 +257,8 @@ static void *
 worker_main(void *arg)
 {
 	struct worker *wk = arg;
-	struct job *job = wk->job;
-	int ok;
+	struct job    *job = wk->job;
+	int            ok;
 
 	ok = job->setup == NULL || job->setup(wk) == 0;
 	gate_arrive(&job->gate);
@@ -278,12 +278,12 @@ worker_main(void *arg)
  * joined either way.
  */
 static int
-run_job(struct job *job, int n, double secs, struct rate *r,
-        struct vsm_err *err)
+run_job(
+    struct job *job, int n, double secs, struct rate *r, struct vsm_err *err)
 {
 	struct worker *wk;
-	double t0;
-	int i, started = 0, ret = -1;
+	double         t0;
+	int            i, started = 0, ret = -1;
 
 	memset(r, 0, sizeof(*r));
 	if ((wk = calloc((size_t)n, sizeof(*wk))) == NULL)
@@ -310,7 +310,7 @@ run_job(struct job *job, int n, double secs, struct rate *r,
 		r->ops += wk[i].ops;
 		if (wk[i].errors > 0 && r->errors == 0)
 			memcpy(r->first_error, wk[i].first_error,
-			       sizeof(r->first_error));
+			    sizeof(r->first_error));
 		r->errors += wk[i].errors;
 	}
 	r->secs = now() - t0;
@@ -331,11 +331,11 @@ out:
 /* Write an IK message 1 carrying the Hello; the state is left in *hsp. */
 static int
 ik_msg1(const struct fixture *fx, struct vsm_noise_hs **hsp, uint8_t *m1,
-        size_t *m1len)
+    size_t *m1len)
 {
 	if (vsm_noise_hs_new(hsp, &fx->icfg) != VSM_NOISE_OK ||
 	    vsm_noise_hs_write(*hsp, fx->hello, fx->hello_len, m1, HS_BUFLEN,
-	                       m1len) != VSM_NOISE_OK)
+	        m1len) != VSM_NOISE_OK)
 		return (-1);
 	return (0);
 }
@@ -347,19 +347,19 @@ ik_msg1(const struct fixture *fx, struct vsm_noise_hs **hsp, uint8_t *m1,
  */
 static int
 ik_respond(const struct fixture *fx, const uint8_t *m1, size_t m1len,
-           uint8_t *m2, size_t *m2len, struct vsm_noise_cipher *send,
-           struct vsm_noise_cipher *recv)
+    uint8_t *m2, size_t *m2len, struct vsm_noise_cipher *send,
+    struct vsm_noise_cipher *recv)
 {
 	struct vsm_noise_hs *hs = NULL;
-	uint8_t pl[HS_BUFLEN];
-	size_t pllen;
-	int ret = -1;
+	uint8_t              pl[HS_BUFLEN];
+	size_t               pllen;
+	int                  ret = -1;
 
 	if (vsm_noise_hs_new(&hs, &fx->rcfg) != VSM_NOISE_OK ||
 	    vsm_noise_hs_read(hs, m1, m1len, pl, sizeof(pl), &pllen) !=
 	        VSM_NOISE_OK ||
 	    vsm_noise_hs_write(hs, fx->welcome, fx->welcome_len, m2, HS_BUFLEN,
-	                       m2len) != VSM_NOISE_OK ||
+	        m2len) != VSM_NOISE_OK ||
 	    vsm_noise_hs_split(hs, send, recv) != VSM_NOISE_OK)
 		goto out;
 	ret = 0;
@@ -375,11 +375,11 @@ out:
 static int
 ik_full(const struct fixture *fx, int check)
 {
-	struct vsm_noise_hs *ini = NULL;
+	struct vsm_noise_hs    *ini = NULL;
 	struct vsm_noise_cipher is, ir, rs, rr;
-	uint8_t m1[HS_BUFLEN], m2[HS_BUFLEN], pl[HS_BUFLEN];
-	size_t m1len, m2len, pllen;
-	int ret = -1;
+	uint8_t                 m1[HS_BUFLEN], m2[HS_BUFLEN], pl[HS_BUFLEN];
+	size_t                  m1len, m2len, pllen;
+	int                     ret = -1;
 
 	memset(&is, 0, sizeof(is));
 	memset(&ir, 0, sizeof(ir));
@@ -393,8 +393,8 @@ ik_full(const struct fixture *fx, int check)
 		goto out;
 	if (check &&
 	    (pllen != fx->welcome_len || memcmp(pl, fx->welcome, pllen) != 0 ||
-	     memcmp(is.k, rr.k, sizeof(is.k)) != 0 ||
-	     memcmp(ir.k, rs.k, sizeof(ir.k)) != 0))
+	        memcmp(is.k, rr.k, sizeof(is.k)) != 0 ||
+	        memcmp(ir.k, rs.k, sizeof(ir.k)) != 0))
 		goto out;
 	ret = 0;
 out:
@@ -419,11 +419,11 @@ once_engine_both(struct worker *wk)
 static int
 once_engine_resp(struct worker *wk)
 {
-	const struct hs_msg *m1 = &wk->job->fx->m1[wk->idx++ % M1_POOL];
+	const struct hs_msg    *m1 = &wk->job->fx->m1[wk->idx++ % M1_POOL];
 	struct vsm_noise_cipher send, recv;
-	uint8_t m2[HS_BUFLEN];
-	size_t m2len;
-	int ret;
+	uint8_t                 m2[HS_BUFLEN];
+	size_t                  m2len;
+	int                     ret;
 
 	memset(&send, 0, sizeof(send));
 	memset(&recv, 0, sizeof(recv));
@@ -441,7 +441,7 @@ static int
 once_dh(struct worker *wk)
 {
 	const struct fixture *fx = wk->job->fx;
-	uint8_t out[VSM_NOISE_DHLEN];
+	uint8_t               out[VSM_NOISE_DHLEN];
 
 	if (crypto_scalarmult(out, fx->cli.priv, fx->srv.pub) != 0)
 		return (-1);
@@ -464,8 +464,8 @@ static int
 once_loopback_hs(struct worker *wk)
 {
 	struct vsm_client *c = NULL;
-	struct vsm_err err;
-	int ret = -1;
+	struct vsm_err     err;
+	int                ret = -1;
 
 	memset(&err, 0, sizeof(err));
 	if (vsm_client_open(&c, wk->job->ccfg, &err) == -1 ||
@@ -484,14 +484,14 @@ out:
 static int
 once_enc_call(struct worker *wk)
 {
-	struct job *job = wk->job;
+	struct job    *job = wk->job;
 	struct vsm_err err;
-	uint8_t *reply = NULL;
-	size_t rlen;
-	int ret = -1;
+	uint8_t       *reply = NULL;
+	size_t         rlen;
+	int            ret = -1;
 
 	if (vsm_client_call(job->client, job->fx->reqbuf, job->size, &reply,
-	                    &rlen, CALL_TIMEOUT_MS, &err) == -1) {
+	        &rlen, CALL_TIMEOUT_MS, &err) == -1) {
 		worker_error(wk, err.msg);
 		goto out;
 	}
@@ -506,8 +506,8 @@ out:
 }
 
 static int
-enc_authorize(void *arg, struct vsm_peer *peer, const Vsm__Hello *hello,
-              Vsm__Welcome *w)
+enc_authorize(
+    void *arg, struct vsm_peer *peer, const Vsm__Hello *hello, Vsm__Welcome *w)
 {
 	w->status = VSM__WELCOME__STATUS__ACCEPTED;
 	return (0);
@@ -530,7 +530,7 @@ static const struct vsm_server_ops enc_ops = {
  */
 static int
 enc_server_start(struct vsm_server **srvp, const struct fixture *fx, char *url,
-                 size_t urllen, struct vsm_err *err)
+    size_t urllen, struct vsm_err *err)
 {
 	struct vsm_server_config cfg = {
 	    .key = &fx->srv,
@@ -553,12 +553,16 @@ enc_server_start(struct vsm_server **srvp, const struct fixture *fx, char *url,
 
 /* --- raw nng REQ/REP ---------------------------------------------------- */
 
+/*
+ * One work item of the raw REP server, as in nng's demo/async: receive,
+ * answer ACK in a new message, receive again; stops when the socket closes.
+ */
 static void
 raw_work_cb(void *arg)
 {
 	struct raw_work *w = arg;
-	nng_msg *msg, *ack;
-	int rv;
+	nng_msg         *msg, *ack;
+	int              rv;
 
 	rv = nng_aio_result(w->aio);
 	if (w->sending) {
@@ -596,8 +600,8 @@ raw_server_stop(struct raw_server *rs)
 }
 
 static int
-raw_server_start(struct raw_server *rs, char *url, size_t urllen,
-                 struct vsm_err *err)
+raw_server_start(
+    struct raw_server *rs, char *url, size_t urllen, struct vsm_err *err)
 {
 	int i, rv = 0;
 
@@ -606,7 +610,7 @@ raw_server_start(struct raw_server *rs, char *url, size_t urllen,
 		return (
 		    vsm_err_set(err, "nng_rep0_open: %s", nng_strerror(rv)));
 	nng_socket_set_size(rs->sock, NNG_OPT_RECVMAXSZ,
-	                    VSM_SERVER_MAX_PAYLOAD_DEFAULT + 65536);
+	    VSM_SERVER_MAX_PAYLOAD_DEFAULT + 65536);
 	for (i = 0; i < SERVER_NCTX; i++) {
 		struct raw_work *w = &rs->works[i];
 
@@ -654,8 +658,8 @@ static int
 once_raw_call(struct worker *wk)
 {
 	struct job *job = wk->job;
-	nng_msg *msg;
-	int rv;
+	nng_msg    *msg;
+	int         rv;
 
 	if ((rv = nng_msg_alloc(&msg, job->size)) != 0)
 		goto fail;
@@ -720,10 +724,10 @@ setup_enc(struct worker *wk)
 static int
 fixture_init(struct fixture *fx, struct vsm_err *err)
 {
-	Vsm__Hello hello = VSM__HELLO__INIT;
-	Vsm__Welcome wel = VSM__WELCOME__INIT;
+	Vsm__Hello           hello = VSM__HELLO__INIT;
+	Vsm__Welcome         wel = VSM__WELCOME__INIT;
 	struct vsm_noise_hs *hs;
-	size_t i;
+	size_t               i;
 
 	memset(fx, 0, sizeof(*fx));
 	vsm_keypair_generate(&fx->srv);
@@ -750,12 +754,15 @@ fixture_init(struct fixture *fx, struct vsm_err *err)
 	    sizeof(VSM_CHAN_PROLOGUE) - 1;
 	fx->icfg.initiator = 1;
 	fx->icfg.s = fx->cli.priv;
+	fx->icfg.spub = fx->cli.pub;
 	fx->icfg.rs = fx->srv.pub;
 	fx->rcfg.s = fx->srv.priv;
+	fx->rcfg.spub = fx->srv.pub;
 
 	if (ik_full(fx, 1) == -1)
-		return (vsm_err_set(err, "the Noise IK engine does not "
-		                         "complete a handshake in memory"));
+		return (vsm_err_set(err,
+		    "the Noise IK engine does not "
+		    "complete a handshake in memory"));
 	for (i = 0; i < M1_POOL; i++) {
 		hs = NULL;
 		if (ik_msg1(fx, &hs, fx->m1[i].buf, &fx->m1[i].len) == -1) {
@@ -791,53 +798,52 @@ print_errors(const char *what, const struct rate *r)
 {
 	if (r->errors > 0)
 		printf("  ! %s: %llu errors, first: %s\n", what,
-		       (unsigned long long)r->errors, r->first_error);
+		    (unsigned long long)r->errors, r->first_error);
 }
 
 static void
 print_table(const struct opts *o, const struct results *res)
 {
-	char what[64];
+	char   what[64];
 	size_t i;
-	int e;
+	int    e;
 
 	printf("vsm-bench channel: %ld x %s, nng %s, libsodium %s\n",
-	       res->m.nproc, res->m.cpu, res->m.nng, res->m.sodium);
+	    res->m.nproc, res->m.cpu, res->m.nng, res->m.sodium);
 	printf("%s, %g s per figure, window %d; encrypted on %s, raw on %s\n",
-	       VSM_CHAN_PROTOCOL, o->seconds, o->window, res->enc_url,
-	       res->raw_url);
+	    VSM_CHAN_PROTOCOL, o->seconds, o->window, res->enc_url,
+	    res->raw_url);
 	printf("\n%-48s %10s\n", "Handshakes", "per second");
-	print_rate_line("IK engine, both sides, one thread", &res->engine_both,
-	                "");
+	print_rate_line(
+	    "IK engine, both sides, one thread", &res->engine_both, "");
 	print_rate_line("IK engine, responder share, one thread",
-	                &res->engine_resp, "  (goal >= 5000)");
-	print_rate_line("loopback open+connect+close, 1 thread", &res->hs_one,
-	                "");
+	    &res->engine_resp, "  (goal >= 5000)");
+	print_rate_line(
+	    "loopback open+connect+close, 1 thread", &res->hs_one, "");
 	snprintf(what, sizeof(what), "loopback open+connect+close, %d threads",
-	         o->window);
+	    o->window);
 	print_rate_line(what, &res->hs_many, "");
 	print_rate_line("reference: X25519 DH, one thread", &res->dh, "");
-	print_rate_line("reference: X25519 base-point mult, one thread",
-	                &res->dh_base, "");
+	print_rate_line(
+	    "reference: X25519 base-point mult, one thread", &res->dh_base, "");
 	print_errors("loopback, 1 thread", &res->hs_one);
 	print_errors("loopback, W threads", &res->hs_many);
 
 	printf("\nRequest/reply, %d callers, reply = %zu-byte ack\n", o->window,
-	       ACK_LEN);
+	    ACK_LEN);
 	printf("  %-8s %12s %10s %12s %10s %9s\n", "size", "enc msgs/s",
-	       "enc MiB/s", "raw msgs/s", "raw MiB/s", "enc/raw");
+	    "enc MiB/s", "raw msgs/s", "raw MiB/s", "enc/raw");
 	for (i = 0; i < NSIZES; i++) {
 		printf("  %3zu KiB  %12.0f %10.1f %12.0f %10.1f %8.1f%%%s\n",
-		       sizes[i] / 1024, per_sec(&res->enc[i]),
-		       mib_per_sec(&res->enc[i], sizes[i]),
-		       per_sec(&res->raw[i]),
-		       mib_per_sec(&res->raw[i], sizes[i]),
-		       ratio_pct(&res->enc[i], &res->raw[i]),
-		       i == NSIZES - 1 ? "  (goal >= 80%)" : "");
+		    sizes[i] / 1024, per_sec(&res->enc[i]),
+		    mib_per_sec(&res->enc[i], sizes[i]), per_sec(&res->raw[i]),
+		    mib_per_sec(&res->raw[i], sizes[i]),
+		    ratio_pct(&res->enc[i], &res->raw[i]),
+		    i == NSIZES - 1 ? "  (goal >= 80%)" : "");
 	}
 	for (i = 0; i < NSIZES; i++) {
-		snprintf(what, sizeof(what), "encrypted %zu KiB",
-		         sizes[i] / 1024);
+		snprintf(
+		    what, sizeof(what), "encrypted %zu KiB", sizes[i] / 1024);
 		print_errors(what, &res->enc[i]);
 		snprintf(what, sizeof(what), "raw %zu KiB", sizes[i] / 1024);
 		print_errors(what, &res->raw[i]);
@@ -845,12 +851,12 @@ print_table(const struct opts *o, const struct results *res)
 	for (i = 0, e = 0; i < VSM_DROP_MAX; i++)
 		e += res->st.drops[i] > 0;
 	printf("\nserver: %llu sessions opened, %llu requests, %s\n",
-	       (unsigned long long)res->st.handshakes,
-	       (unsigned long long)res->st.requests, e ? "drops:" : "no drops");
+	    (unsigned long long)res->st.handshakes,
+	    (unsigned long long)res->st.requests, e ? "drops:" : "no drops");
 	for (i = 0; i < VSM_DROP_MAX; i++)
 		if (res->st.drops[i] > 0)
 			printf("  %s %llu\n", vsm_drop_name(i),
-			       (unsigned long long)res->st.drops[i]);
+			    (unsigned long long)res->st.drops[i]);
 }
 
 /*
@@ -922,7 +928,7 @@ static json_t *
 throughput_json(const struct results *res, int *bad)
 {
 	json_t *a = json_array(), *row;
-	size_t i;
+	size_t  i;
 
 	for (i = 0; i < NSIZES; i++) {
 		row = json_object();
@@ -930,11 +936,11 @@ throughput_json(const struct results *res, int *bad)
 		jset(row, "encrypted", rate_json(&res->enc[i], bad), bad);
 		jset(row, "raw", rate_json(&res->raw[i], bad), bad);
 		jset(row, "encrypted_mib_per_s",
-		     json_real(mib_per_sec(&res->enc[i], sizes[i])), bad);
+		    json_real(mib_per_sec(&res->enc[i], sizes[i])), bad);
 		jset(row, "raw_mib_per_s",
-		     json_real(mib_per_sec(&res->raw[i], sizes[i])), bad);
+		    json_real(mib_per_sec(&res->raw[i], sizes[i])), bad);
 		jset(row, "ratio_pct",
-		     json_real(ratio_pct(&res->enc[i], &res->raw[i])), bad);
+		    json_real(ratio_pct(&res->enc[i], &res->raw[i])), bad);
 		if (json_array_append_new(a, row) == -1)
 			*bad = 1;
 	}
@@ -945,25 +951,25 @@ static json_t *
 server_json(const struct vsm_server_stats *st, int *bad)
 {
 	json_t *o = json_object(), *drops = json_object();
-	size_t i;
+	size_t  i;
 
 	jset(o, "sessions_opened", json_integer((json_int_t)st->handshakes),
-	     bad);
+	    bad);
 	jset(o, "requests", json_integer((json_int_t)st->requests), bad);
 	for (i = 0; i < VSM_DROP_MAX; i++)
 		jset(drops, vsm_drop_name(i),
-		     json_integer((json_int_t)st->drops[i]), bad);
+		    json_integer((json_int_t)st->drops[i]), bad);
 	jset(o, "drops", drops, bad);
 	return (o);
 }
 
 /* Write the whole run as one JSON document on stdout; 0 or -1 with err. */
 static int
-print_json(const struct opts *opt, const struct results *res,
-           struct vsm_err *err)
+print_json(
+    const struct opts *opt, const struct results *res, struct vsm_err *err)
 {
 	json_t *doc = json_object();
-	int bad = 0, ret = -1;
+	int     bad = 0, ret = -1;
 
 	jset(doc, "benchmark", json_string("channel"), &bad);
 	jset(doc, "machine", machine_json(&res->m, &bad), &bad);
@@ -978,8 +984,8 @@ print_json(const struct opts *opt, const struct results *res,
 	if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) ==
 	        -1 ||
 	    fputc('\n', stdout) == EOF) {
-		vsm_err_set(err, "writing the JSON document: %s",
-		            strerror(errno));
+		vsm_err_set(
+		    err, "writing the JSON document: %s", strerror(errno));
 		goto out;
 	}
 	ret = 0;
@@ -995,8 +1001,8 @@ static int
 parse_opts(int argc, char **argv, struct opts *o, struct vsm_err *err)
 {
 	char *end;
-	long l;
-	int i;
+	long  l;
+	int   i;
 
 	o->seconds = SECONDS_DEFAULT;
 	o->window = WINDOW_DEFAULT;
@@ -1011,11 +1017,11 @@ parse_opts(int argc, char **argv, struct opts *o, struct vsm_err *err)
 			o->seconds = strtod(argv[i], &end);
 			if (errno != 0 || end == argv[i] || *end != '\0' ||
 			    !(o->seconds >= SECONDS_MIN &&
-			      o->seconds <= SECONDS_MAX)) {
+			        o->seconds <= SECONDS_MAX)) {
 				vsm_err_set(err,
-				            "--seconds wants a number "
-				            "from %g to %g, not '%s'",
-				            SECONDS_MIN, SECONDS_MAX, argv[i]);
+				    "--seconds wants a number "
+				    "from %g to %g, not '%s'",
+				    SECONDS_MIN, SECONDS_MAX, argv[i]);
 				return (2);
 			}
 		} else if (strcmp(argv[i], "--window") == 0) {
@@ -1026,9 +1032,9 @@ parse_opts(int argc, char **argv, struct opts *o, struct vsm_err *err)
 			if (errno != 0 || end == argv[i] || *end != '\0' ||
 			    l < 1 || l > WINDOW_MAX) {
 				vsm_err_set(err,
-				            "--window wants an integer "
-				            "from 1 to %d, not '%s'",
-				            WINDOW_MAX, argv[i]);
+				    "--window wants an integer "
+				    "from 1 to %d, not '%s'",
+				    WINDOW_MAX, argv[i]);
 				return (2);
 			}
 			o->window = (int)l;
@@ -1047,16 +1053,16 @@ missing:
  * failure (a server or client that cannot start). */
 static int
 measure(const struct opts *o, struct fixture *fx, struct results *res,
-        struct vsm_err *err)
+    struct vsm_err *err)
 {
-	Vsm__Hello hello = VSM__HELLO__INIT;
+	Vsm__Hello               hello = VSM__HELLO__INIT;
 	struct vsm_client_config ccfg;
-	struct vsm_server *srv = NULL;
-	struct raw_server raw;
-	struct job job;
+	struct vsm_server       *srv = NULL;
+	struct raw_server        raw;
+	struct job               job;
 	double ref = o->seconds < REF_SECONDS ? o->seconds : REF_SECONDS;
 	size_t i;
-	int raw_up = 0, ret = -1;
+	int    raw_up = 0, ret = -1;
 
 	memset(&raw, 0, sizeof(raw));
 	memset(&job, 0, sizeof(job));
@@ -1076,8 +1082,8 @@ measure(const struct opts *o, struct fixture *fx, struct results *res,
 	if (run_job(&job, 1, ref, &res->dh_base, err) == -1)
 		goto out;
 
-	if (enc_server_start(&srv, fx, res->enc_url, sizeof(res->enc_url),
-	                     err) == -1)
+	if (enc_server_start(
+	        &srv, fx, res->enc_url, sizeof(res->enc_url), err) == -1)
 		goto out;
 	if (raw_server_start(&raw, res->raw_url, sizeof(res->raw_url), err) ==
 	    -1)
@@ -1142,10 +1148,10 @@ out:
 int
 bench_channel(int argc, char **argv, struct vsm_err *err)
 {
-	struct opts o;
-	struct fixture fx;
+	struct opts     o;
+	struct fixture  fx;
 	struct results *res = NULL;
-	int rc, ret = 1;
+	int             rc, ret = 1;
 
 	if ((rc = parse_opts(argc, argv, &o, err)) != 0)
 		return (rc);

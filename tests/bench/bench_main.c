@@ -37,7 +37,7 @@ usage(FILE *fp)
 
 	for (i = 0; i < NCMDS; i++)
 		fprintf(fp, "%s vsm-bench %s\n", i == 0 ? "usage:" : "      ",
-		        cmds[i].usage);
+		    cmds[i].usage);
 }
 
 /* The names of every subcommand, "a, b, c", for an error line. */
@@ -45,12 +45,12 @@ static void
 cmd_names(char *buf, size_t len)
 {
 	size_t i, off = 0;
-	int n;
+	int    n;
 
 	buf[0] = '\0';
 	for (i = 0; i < NCMDS && off < len; i++) {
-		n = snprintf(buf + off, len - off, "%s%s", i ? ", " : "",
-		             cmds[i].name);
+		n = snprintf(
+		    buf + off, len - off, "%s%s", i ? ", " : "", cmds[i].name);
 		if (n < 0)
 			break;
 		off += (size_t)n;
@@ -61,16 +61,16 @@ int
 main(int argc, char *argv[])
 {
 	const struct bench_cmd *cmd = NULL;
-	struct vsm_err err;
-	char names[256];
-	size_t i;
-	int rc;
+	struct vsm_err          err;
+	char                    names[256];
+	size_t                  i;
+	int                     rc;
 
 	vsm_log_init("vsm-bench", VSM_LOG_WARN, 0);
 	if (argc < 2) {
 		cmd_names(names, sizeof(names));
 		fprintf(stderr, "vsm-bench: no subcommand given (one of: %s)\n",
-		        names);
+		    names);
 		return (2);
 	}
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -84,9 +84,9 @@ main(int argc, char *argv[])
 	if (cmd == NULL) {
 		cmd_names(names, sizeof(names));
 		fprintf(stderr,
-		        "vsm-bench: unknown subcommand '%s' (one of: "
-		        "%s)\n",
-		        argv[1], names);
+		    "vsm-bench: unknown subcommand '%s' (one of: "
+		    "%s)\n",
+		    argv[1], names);
 		return (2);
 	}
 	if (argc > 2 &&
@@ -98,7 +98,7 @@ main(int argc, char *argv[])
 	rc = cmd->fn(argc - 1, argv + 1, &err);
 	if (rc == 2)
 		fprintf(stderr, "vsm-bench %s: %s; usage: vsm-bench %s\n",
-		        cmd->name, err.msg, cmd->usage);
+		    cmd->name, err.msg, cmd->usage);
 	else if (rc != 0)
 		fprintf(stderr, "vsm-bench %s: %s\n", cmd->name, err.msg);
 	return (rc == 0 ? 0 : rc == 2 ? 2 : 1);
