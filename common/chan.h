@@ -109,9 +109,17 @@ struct vsm_client_config {
 	const uint8_t		 *server_key; /* pinned, VSM_KEY_LEN */
 	const Vsm__Hello	 *hello;      /* sent in every handshake */
 	size_t			  max_payload;
-	int			  reconnect_min_ms; /* nng dialer backoff */
-	int			  reconnect_max_ms;
+	/*
+	 * Redial backoff with full jitter: the n-th redial after a failed
+	 * connect waits a random time in [0, min(cap, base * 2^n)]; after a
+	 * lost connection, in [0, base].
+	 */
+	uint32_t		  backoff_base_ms;
+	uint32_t		  backoff_cap_ms;
 };
+
+#define VSM_CLIENT_BACKOFF_BASE 1000
+#define VSM_CLIENT_BACKOFF_CAP	60000
 
 /* Create the socket and start dialing (non-blocking). 0 or -1 + err. */
 int vsm_client_open(struct vsm_client **cp, const struct vsm_client_config *cfg,
@@ -140,6 +148,8 @@ struct vsm_client_stats {
 	uint64_t drops[VSM_DROP_MAX];
 	uint64_t handshakes;
 	uint64_t pipes_lost;
+	uint64_t dials;		/* connect attempts */
+	uint64_t dial_failures; /* of which failed */
 };
 
 void vsm_client_stats(struct vsm_client *c, struct vsm_client_stats *st);

@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <sodium.h>
 
+#include "backoff.h"
 #include "chan.h"
 #include "log.h"
 #include "map.h"
@@ -36,6 +38,11 @@ struct vsm_client {
 
 	pthread_mutex_t	    hs_mtx; /* one handshake at a time */
 	pthread_mutex_t	    mtx;    /* guards what follows */
+	pthread_cond_t	    dial_cv; /* a pipe went, or closing */
+	pthread_t	    dial_thr;
+	int		    dial_started;
+	int		    closing;
+	uint32_t	    backoff_base_ms, backoff_cap_ms;
 	struct vsm_session *sess;
 	struct vsm_map	    pipes; /* live pipe ids -> (void *)1 */
 	struct call	   *inflight[MAX_INFLIGHT];
@@ -43,7 +50,7 @@ struct vsm_client {
 	size_t		    nidle;
 
 	_Atomic uint64_t drops[VSM_DROP_MAX];
-	_Atomic uint64_t handshakes, pipes_lost;
+	_Atomic uint64_t handshakes, pipes_lost, dials, dial_failures;
 };
 
 static void
@@ -74,6 +81,7 @@ pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	}
 	vsm_map_del(&c->pipes, id);
 	atomic_fetch_add(&c->pipes_lost, 1);
+	pthread_cond_broadcast(&c->dial_cv);
 	if (c->sess != NULL && c->sess->pipe == id) {
 		dead = c->sess;
 		c->sess = NULL;
@@ -479,11 +487,74 @@ out:
 	return (ret);
 }
 
+/* Wait up to ms on dial_cv, with c->mtx held; returns early on closing. */
+static void
+dial_wait(struct vsm_client *c, uint32_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	while (!c->closing &&
+	    pthread_cond_timedwait(&c->dial_cv, &c->mtx, &ts) == 0)
+		;
+}
+
+/*
+ * The dialer thread: connect (blocking), then wait until the pipe goes,
+ * close that dialer so nng does not redial on its own, and wait a full
+ * jitter backoff before the next connect. Failed connects grow the
+ * backoff; a connection that came up resets it. So a fleet that loses its
+ * controller at one moment comes back spread over the backoff window.
+ */
+static void *
+dial_main(void *arg)
+{
+	struct vsm_client *c = arg;
+	nng_dialer	   d;
+	unsigned	   attempt = 0;
+	int		   rv;
+
+	pthread_mutex_lock(&c->mtx);
+	while (!c->closing) {
+		pthread_mutex_unlock(&c->mtx);
+		atomic_fetch_add(&c->dials, 1);
+		rv = nng_dial(c->sock, c->url, &d, 0);
+		pthread_mutex_lock(&c->mtx);
+		if (rv == 0) {
+			attempt = 0;
+			while (!c->closing && c->pipes.len > 0)
+				pthread_cond_wait(&c->dial_cv, &c->mtx);
+			pthread_mutex_unlock(&c->mtx);
+			nng_dialer_close(d);
+			pthread_mutex_lock(&c->mtx);
+		} else {
+			atomic_fetch_add(&c->dial_failures, 1);
+			if (rv != NNG_ECLOSED)
+				log_debug("channel: dial %s: %s", c->url,
+				    nng_strerror(rv));
+			if (attempt < 32)
+				attempt++;
+		}
+		if (!c->closing)
+			dial_wait(c, vsm_backoff_delay(c->backoff_base_ms,
+					 c->backoff_cap_ms, attempt));
+	}
+	pthread_mutex_unlock(&c->mtx);
+	return (NULL);
+}
+
 int
 vsm_client_open(struct vsm_client **cp, const struct vsm_client_config *cfg,
     struct vsm_err *err)
 {
 	struct vsm_client *c;
+	nng_dialer	   probe;
 	int		   rv;
 
 	*cp = NULL;
@@ -498,6 +569,11 @@ vsm_client_open(struct vsm_client **cp, const struct vsm_client_config *cfg,
 					    VSM_SERVER_MAX_PAYLOAD_DEFAULT;
 	pthread_mutex_init(&c->hs_mtx, NULL);
 	pthread_mutex_init(&c->mtx, NULL);
+	pthread_cond_init(&c->dial_cv, NULL);
+	c->backoff_base_ms = cfg->backoff_base_ms > 0 ? cfg->backoff_base_ms :
+							 VSM_CLIENT_BACKOFF_BASE;
+	c->backoff_cap_ms = cfg->backoff_cap_ms > 0 ? cfg->backoff_cap_ms :
+						       VSM_CLIENT_BACKOFF_CAP;
 	vsm_map_init(&c->pipes);
 	c->hello_len = vsm__hello__get_packed_size(cfg->hello);
 	if (c->hello_len > 2048 || (c->hello = malloc(c->hello_len + 1)) ==
@@ -517,16 +593,22 @@ vsm_client_open(struct vsm_client **cp, const struct vsm_client_config *cfg,
 	    c->max_payload +
 		(c->max_payload / VSM_CHUNK_MAX + 1) * (VSM_NOISE_TAGLEN + 8) +
 		4096);
-	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT,
-	    cfg->reconnect_min_ms > 0 ? cfg->reconnect_min_ms : 100);
-	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT,
-	    cfg->reconnect_max_ms > 0 ? cfg->reconnect_max_ms : 30000);
+	/* Redialing is ours (dial_main), never nng's own schedule. */
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 3600 * 1000);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 3600 * 1000);
 	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, c);
 	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_cb, c);
-	if ((rv = nng_dial(c->sock, c->url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+	/* Check the URL now, so that a typo is an error of open(). */
+	if ((rv = nng_dialer_create(&probe, c->sock, c->url)) != 0) {
 		vsm_err_set(err, "dial %s: %s", c->url, nng_strerror(rv));
 		goto fail;
 	}
+	nng_dialer_close(probe);
+	if (pthread_create(&c->dial_thr, NULL, dial_main, c) != 0) {
+		vsm_err_set(err, "cannot start the dialer thread");
+		goto fail;
+	}
+	c->dial_started = 1;
 	*cp = c;
 	return (0);
 fail:
@@ -534,6 +616,9 @@ fail:
 fail_nosock:
 	free(c->hello);
 	vsm_map_clear(&c->pipes);
+	pthread_cond_destroy(&c->dial_cv);
+	pthread_mutex_destroy(&c->mtx);
+	pthread_mutex_destroy(&c->hs_mtx);
 	sodium_memzero(&c->key, sizeof(c->key));
 	free(c);
 	return (-1);
@@ -546,11 +631,19 @@ vsm_client_close(struct vsm_client *c)
 
 	if (c == NULL)
 		return;
+	pthread_mutex_lock(&c->mtx);
+	c->closing = 1;
+	pthread_cond_broadcast(&c->dial_cv);
+	pthread_mutex_unlock(&c->mtx);
+	/* Closing the socket ends a dial in progress; then the thread ends. */
 	nng_close(c->sock);
+	if (c->dial_started)
+		pthread_join(c->dial_thr, NULL);
 	for (i = 0; i < c->nidle; i++)
 		call_destroy(c->idle[i]);
 	vsm_session_unref(c->sess);
 	vsm_map_clear(&c->pipes);
+	pthread_cond_destroy(&c->dial_cv);
 	pthread_mutex_destroy(&c->mtx);
 	pthread_mutex_destroy(&c->hs_mtx);
 	free(c->hello);
@@ -567,4 +660,6 @@ vsm_client_stats(struct vsm_client *c, struct vsm_client_stats *st)
 		st->drops[i] = atomic_load(&c->drops[i]);
 	st->handshakes = atomic_load(&c->handshakes);
 	st->pipes_lost = atomic_load(&c->pipes_lost);
+	st->dials = atomic_load(&c->dials);
+	st->dial_failures = atomic_load(&c->dial_failures);
 }

@@ -697,6 +697,65 @@ test_second_handshake_on_a_pipe(void **state)
 	assert_still_serving(fx);
 }
 
+static int
+client_dial_failed(void *arg)
+{
+	struct vsm_client_stats cst;
+
+	vsm_client_stats(arg, &cst);
+	return (cst.dial_failures >= 2);
+}
+
+/*
+ * The controller goes away and comes back on the same address: the client
+ * redials on its own (full-jitter backoff, failures counted), opens a new
+ * session, and the next call goes through.
+ */
+static void
+test_client_redials_after_controller_restart(void **state)
+{
+	struct fixture		*fx = *state;
+	struct vsm_client_config ccfg = { 0 };
+	struct vsm_server_config scfg = { 0 };
+	Vsm__Hello		 hello = VSM__HELLO__INIT;
+	struct vsm_client	*c;
+	struct vsm_client_stats	 cst;
+	struct vsm_err		 err;
+	uint8_t			*rep;
+	size_t			 rlen;
+
+	hello.name = "redial";
+	ccfg.url = fx->url;
+	ccfg.key = &fx->agent;
+	ccfg.server_key = fx->skey.pub;
+	ccfg.hello = &hello;
+	ccfg.backoff_base_ms = 50;
+	ccfg.backoff_cap_ms = 400;
+	assert_int_equal(vsm_client_open(&c, &ccfg, &err), 0);
+	assert_int_equal(vsm_client_call(c, (const uint8_t *)"a", 1, &rep,
+			     &rlen, 5000, &err), 0);
+	free(rep);
+	vsm_server_stop(fx->srv);
+	fx->srv = NULL;
+	assert_true(tu_wait(client_lost_pipe, c, 5000));
+	assert_true(tu_wait(client_dial_failed, c, 10000));
+	scfg.url = fx->url;
+	scfg.key = &fx->skey;
+	scfg.ops = &fx_ops;
+	scfg.arg = fx;
+	if (vsm_server_start(&fx->srv, &scfg, &err) != 0)
+		fail_msg("restart: %s", err.msg);
+	if (vsm_client_call(c, (const uint8_t *)"bc", 2, &rep, &rlen, 10000,
+		&err) != 0)
+		fail_msg("after restart: %s", err.msg);
+	assert_memory_equal(rep, "cb", 2);
+	free(rep);
+	vsm_client_stats(c, &cst);
+	assert_int_equal(cst.handshakes, 2);
+	assert_true(cst.dials >= 3);
+	vsm_client_close(c);
+}
+
 int
 main(void)
 {
@@ -736,6 +795,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_second_handshake_on_a_pipe, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_client_redials_after_controller_restart, setup,
+		    teardown),
 	};
 
 	if (sodium_init() < 0)
