@@ -30,10 +30,10 @@ struct vsm_srv_req;
 
 /* What a peer is, as the handlers see it. */
 struct vsm_peer {
-	uint8_t	 key[VSM_KEY_LEN];
+	uint8_t  key[VSM_KEY_LEN];
 	uint64_t session_id;
 	uint32_t pipe;
-	void	*udata; /* set by ops->authorize, passed back to handlers */
+	void    *udata; /* set by ops->authorize, passed back to handlers */
 };
 
 struct vsm_server_ops {
@@ -50,23 +50,23 @@ struct vsm_server_ops {
 	 * A decrypted request. `data` is owned by the server and valid until
 	 * the request is answered. Answer with vsm_srv_reply() now or later.
 	 */
-	void (*request)(void *arg, struct vsm_srv_req *req,
-	    const uint8_t *data, size_t len);
+	void (*request)(void *arg, struct vsm_srv_req *req, const uint8_t *data,
+	    size_t len);
 	/* The session of `peer` ended (pipe closed, kicked). Optional. */
 	void (*closed)(void *arg, struct vsm_peer *peer);
 };
 
 struct vsm_server_config {
-	const char		    *url; /* "tcp://127.0.0.1:4650" */
+	const char                  *url; /* "tcp://127.0.0.1:4650" */
 	const struct vsm_keypair    *key; /* copied */
 	const struct vsm_server_ops *ops;
-	void			    *arg;
-	unsigned		     nctx;	  /* contexts in the pool */
-	size_t			     max_payload; /* plaintext cap */
-	const char		    *version;	  /* sent in Welcome */
+	void                        *arg;
+	unsigned                     nctx;        /* contexts in the pool */
+	size_t                       max_payload; /* plaintext cap */
+	const char                  *version;     /* sent in Welcome */
 };
 
-#define VSM_SERVER_NCTX_DEFAULT	       64
+#define VSM_SERVER_NCTX_DEFAULT        64
 #define VSM_SERVER_MAX_PAYLOAD_DEFAULT (4u << 20)
 
 /* Start listening. Returns 0 with *srvp set, or -1 with err set. */
@@ -82,7 +82,7 @@ void vsm_server_stop(struct vsm_server *srv);
  */
 int vsm_srv_reply(struct vsm_srv_req *req, const uint8_t *data, size_t len);
 /* Release a request without an answer (the peer will time out). */
-void vsm_srv_drop(struct vsm_srv_req *req);
+void                   vsm_srv_drop(struct vsm_srv_req *req);
 const struct vsm_peer *vsm_srv_req_peer(const struct vsm_srv_req *req);
 
 /* Close every session of this key now (revocation). Returns how many. */
@@ -90,9 +90,9 @@ int vsm_server_kick(struct vsm_server *srv, const uint8_t key[VSM_KEY_LEN]);
 
 struct vsm_server_stats {
 	uint64_t drops[VSM_DROP_MAX];
-	uint64_t handshakes;	/* sessions opened */
-	uint64_t requests;	/* requests handed to ops->request */
-	uint64_t pipes_open;	/* currently connected pipes */
+	uint64_t handshakes;    /* sessions opened */
+	uint64_t requests;      /* requests handed to ops->request */
+	uint64_t pipes_open;    /* currently connected pipes */
 	uint64_t sessions_open; /* currently open sessions */
 };
 
@@ -104,22 +104,22 @@ void vsm_server_stats(struct vsm_server *srv, struct vsm_server_stats *st);
 struct vsm_client;
 
 struct vsm_client_config {
-	const char		 *url;
-	const struct vsm_keypair *key;	      /* copied */
-	const uint8_t		 *server_key; /* pinned, VSM_KEY_LEN */
-	const Vsm__Hello	 *hello;      /* sent in every handshake */
-	size_t			  max_payload;
+	const char               *url;
+	const struct vsm_keypair *key;        /* copied */
+	const uint8_t            *server_key; /* pinned, VSM_KEY_LEN */
+	const Vsm__Hello         *hello;      /* sent in every handshake */
+	size_t                    max_payload;
 	/*
 	 * Redial backoff with full jitter: the n-th redial after a failed
 	 * connect waits a random time in [0, min(cap, base * 2^n)]; after a
 	 * lost connection, in [0, base].
 	 */
-	uint32_t		  backoff_base_ms;
-	uint32_t		  backoff_cap_ms;
+	uint32_t backoff_base_ms;
+	uint32_t backoff_cap_ms;
 };
 
 #define VSM_CLIENT_BACKOFF_BASE 1000
-#define VSM_CLIENT_BACKOFF_CAP	60000
+#define VSM_CLIENT_BACKOFF_CAP  60000
 
 /* Create the socket and start dialing (non-blocking). 0 or -1 + err. */
 int vsm_client_open(struct vsm_client **cp, const struct vsm_client_config *cfg,
@@ -132,8 +132,8 @@ void vsm_client_close(struct vsm_client *c); /* NULL is a no-op */
  * controller key, key pending or rejected). *status, if given, gets the
  * Welcome status or 0 when none arrived.
  */
-int vsm_client_connect(struct vsm_client *c, int timeout_ms, int *status,
-    struct vsm_err *err);
+int vsm_client_connect(
+    struct vsm_client *c, int timeout_ms, int *status, struct vsm_err *err);
 
 /*
  * One request and its reply over the session, connecting first if needed.
@@ -148,7 +148,7 @@ struct vsm_client_stats {
 	uint64_t drops[VSM_DROP_MAX];
 	uint64_t handshakes;
 	uint64_t pipes_lost;
-	uint64_t dials;		/* connect attempts */
+	uint64_t dials;         /* connect attempts */
 	uint64_t dial_failures; /* of which failed */
 };
 

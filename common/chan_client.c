@@ -23,31 +23,31 @@
 
 struct call {
 	nng_aio *aio;
-	nng_ctx	 ctx;
+	nng_ctx  ctx;
 	uint32_t pipe; /* the session's pipe when the call started */
 };
 
 struct vsm_client {
-	nng_socket	   sock;
-	char		   url[256];
+	nng_socket         sock;
+	char               url[256];
 	struct vsm_keypair key;
-	uint8_t		   server_key[VSM_KEY_LEN];
-	uint8_t		  *hello; /* packed Hello */
-	size_t		   hello_len;
-	size_t		   max_payload;
+	uint8_t            server_key[VSM_KEY_LEN];
+	uint8_t           *hello; /* packed Hello */
+	size_t             hello_len;
+	size_t             max_payload;
 
-	pthread_mutex_t	    hs_mtx; /* one handshake at a time */
-	pthread_mutex_t	    mtx;    /* guards what follows */
-	pthread_cond_t	    dial_cv; /* a pipe went, or closing */
-	pthread_t	    dial_thr;
-	int		    dial_started;
-	int		    closing;
-	uint32_t	    backoff_base_ms, backoff_cap_ms;
+	pthread_mutex_t     hs_mtx;  /* one handshake at a time */
+	pthread_mutex_t     mtx;     /* guards what follows */
+	pthread_cond_t      dial_cv; /* a pipe went, or closing */
+	pthread_t           dial_thr;
+	int                 dial_started;
+	int                 closing;
+	uint32_t            backoff_base_ms, backoff_cap_ms;
 	struct vsm_session *sess;
-	struct vsm_map	    pipes; /* live pipe ids -> (void *)1 */
-	struct call	   *inflight[MAX_INFLIGHT];
-	struct call	   *idle[MAX_INFLIGHT]; /* reusable calls */
-	size_t		    nidle;
+	struct vsm_map      pipes; /* live pipe ids -> (void *)1 */
+	struct call        *inflight[MAX_INFLIGHT];
+	struct call        *idle[MAX_INFLIGHT]; /* reusable calls */
+	size_t              nidle;
 
 	_Atomic uint64_t drops[VSM_DROP_MAX];
 	_Atomic uint64_t handshakes, pipes_lost, dials, dial_failures;
@@ -69,8 +69,8 @@ pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct vsm_client  *c = arg;
 	struct vsm_session *dead = NULL;
-	uint32_t	    id = nng_pipe_id(p);
-	size_t		    i;
+	uint32_t            id = nng_pipe_id(p);
+	size_t              i;
 
 	pthread_mutex_lock(&c->mtx);
 	if (ev == NNG_PIPE_EV_ADD_PRE) {
@@ -194,8 +194,8 @@ roundtrip(struct vsm_client *c, nng_msg *msg, uint32_t pipe, int timeout_ms,
     struct vsm_err *err)
 {
 	struct call *k;
-	nng_msg	    *reply = NULL;
-	int	     rv, failed = 1;
+	nng_msg     *reply = NULL;
+	int          rv, failed = 1;
 
 	if ((k = call_get(c)) == NULL) {
 		nng_msg_free(msg);
@@ -248,7 +248,7 @@ welcome_status_text(Vsm__Welcome__Status st)
 		return ("our key was rejected by the controller");
 	case VSM__WELCOME__STATUS__UNKNOWN_KEY:
 		return ("the controller does not know our key and no valid "
-			"enrollment token was given");
+		        "enrollment token was given");
 	default:
 		return ("the controller refused the session");
 	}
@@ -256,8 +256,8 @@ welcome_status_text(Vsm__Welcome__Status st)
 
 /* Read the controller's plaintext refusal into a clear error. */
 static int
-hs_refused(struct vsm_client *c, const Vsm__HandshakeError *e,
-    struct vsm_err *err)
+hs_refused(
+    struct vsm_client *c, const Vsm__HandshakeError *e, struct vsm_err *err)
 {
 	char pin[VSM_KEY_B64LEN];
 
@@ -268,8 +268,8 @@ hs_refused(struct vsm_client *c, const Vsm__HandshakeError *e,
 		    "hold the private key of the pinned controller key %s "
 		    "(wrong --controller-key, or a different controller)",
 		    c->url, pin));
-	return (vsm_err_set(err, "%s refused the handshake: %.200s",
-	    c->url, e->reason ? e->reason : "no reason given"));
+	return (vsm_err_set(err, "%s refused the handshake: %.200s", c->url,
+	    e->reason ? e->reason : "no reason given"));
 }
 
 /*
@@ -278,32 +278,32 @@ hs_refused(struct vsm_client *c, const Vsm__HandshakeError *e,
  * Called with hs_mtx held.
  */
 static int
-handshake(struct vsm_client *c, int timeout_ms, int *status,
-    struct vsm_err *err)
+handshake(
+    struct vsm_client *c, int timeout_ms, int *status, struct vsm_err *err)
 {
 	struct vsm_noise_hs_config cfg = {
-		.protocol = VSM_CHAN_PROTOCOL,
-		.initiator = 1,
-		.prologue = (const uint8_t *)VSM_CHAN_PROLOGUE,
-		.prologue_len = sizeof(VSM_CHAN_PROLOGUE) - 1,
-		.s = c->key.priv,
-		.spub = c->key.pub,
-		.rs = c->server_key,
+	    .protocol = VSM_CHAN_PROTOCOL,
+	    .initiator = 1,
+	    .prologue = (const uint8_t *)VSM_CHAN_PROLOGUE,
+	    .prologue_len = sizeof(VSM_CHAN_PROLOGUE) - 1,
+	    .s = c->key.priv,
+	    .spub = c->key.pub,
+	    .rs = c->server_key,
 	};
 	struct vsm_noise_hs *hs = NULL;
 	struct vsm_session  *s, *old;
-	Vsm__Frame	     f = VSM__FRAME__INIT, *rf = NULL;
+	Vsm__Frame           f = VSM__FRAME__INIT, *rf = NULL;
 	Vsm__HandshakeInit   init = VSM__HANDSHAKE_INIT__INIT;
-	Vsm__Welcome	    *wel = NULL;
-	uint8_t		     m1[4096], pl[4096];
-	size_t		     m1len, pllen;
-	nng_msg		    *msg, *reply = NULL;
-	uint32_t	     pipe;
-	int		     ret = -1;
+	Vsm__Welcome        *wel = NULL;
+	uint8_t              m1[4096], pl[4096];
+	size_t               m1len, pllen;
+	nng_msg             *msg, *reply = NULL;
+	uint32_t             pipe;
+	int                  ret = -1;
 
 	if (vsm_noise_hs_new(&hs, &cfg) != VSM_NOISE_OK ||
 	    vsm_noise_hs_write(hs, c->hello, c->hello_len, m1, sizeof(m1),
-		&m1len) != VSM_NOISE_OK) {
+	        &m1len) != VSM_NOISE_OK) {
 		vsm_err_set(err, "cannot start a handshake");
 		goto out;
 	}
@@ -322,8 +322,8 @@ handshake(struct vsm_client *c, int timeout_ms, int *status,
 	rf = vsm_frame_unpack(nng_msg_body(reply), nng_msg_len(reply));
 	if (rf == NULL) {
 		count_drop(c, VSM_DROP_HS_MALFORMED);
-		vsm_err_set(err, "%s answered the handshake with garbage",
-		    c->url);
+		vsm_err_set(
+		    err, "%s answered the handshake with garbage", c->url);
 		goto out;
 	}
 	switch (rf->kind_case) {
@@ -334,17 +334,18 @@ handshake(struct vsm_client *c, int timeout_ms, int *status,
 		break;
 	default:
 		count_drop(c, VSM_DROP_UNEXPECTED);
-		vsm_err_set(err, "%s answered the handshake out of turn",
-		    c->url);
+		vsm_err_set(
+		    err, "%s answered the handshake out of turn", c->url);
 		goto out;
 	}
 	if (vsm_noise_hs_read(hs, rf->hs_resp->noise.data,
-		rf->hs_resp->noise.len, pl, sizeof(pl),
-		&pllen) != VSM_NOISE_OK) {
+	        rf->hs_resp->noise.len, pl, sizeof(pl),
+	        &pllen) != VSM_NOISE_OK) {
 		count_drop(c, VSM_DROP_HS_DECRYPT);
 		vsm_err_set(err,
 		    "%s failed to prove the pinned controller key: refusing "
-		    "to talk to it", c->url);
+		    "to talk to it",
+		    c->url);
 		goto out;
 	}
 	if ((wel = vsm__welcome__unpack(NULL, pllen, pl)) == NULL) {
@@ -405,11 +406,11 @@ current_session(struct vsm_client *c)
 }
 
 int
-vsm_client_connect(struct vsm_client *c, int timeout_ms, int *status,
-    struct vsm_err *err)
+vsm_client_connect(
+    struct vsm_client *c, int timeout_ms, int *status, struct vsm_err *err)
 {
 	struct vsm_session *s;
-	int		    ret = 0;
+	int                 ret = 0;
 
 	if (status != NULL)
 		*status = 0;
@@ -430,19 +431,19 @@ open_reply(struct vsm_client *c, struct vsm_session *s, nng_msg *reply,
 {
 	Vsm__Frame   *f;
 	enum vsm_drop why = VSM_DROP_MALFORMED;
-	int	      ret = -1;
+	int           ret = -1;
 
 	if ((uint32_t)nng_pipe_id(nng_msg_get_pipe(reply)) != s->pipe)
 		why = VSM_DROP_CROSS_PIPE;
-	else if ((f = vsm_frame_unpack(nng_msg_body(reply),
-		      nng_msg_len(reply))) != NULL) {
+	else if ((f = vsm_frame_unpack(
+	              nng_msg_body(reply), nng_msg_len(reply))) != NULL) {
 		if (f->kind_case != VSM__FRAME__KIND_TRANSPORT)
 			why = VSM_DROP_UNEXPECTED;
 		else if (f->transport->session_id != s->id)
 			why = VSM_DROP_BAD_SESSION;
 		else
-			ret = vsm_session_open(s, f->transport,
-			    c->max_payload, ptp, lenp, &why);
+			ret = vsm_session_open(
+			    s, f->transport, c->max_payload, ptp, lenp, &why);
 		vsm_frame_free(f);
 	}
 	if (ret == -1) {
@@ -458,20 +459,22 @@ vsm_client_call(struct vsm_client *c, const uint8_t *req, size_t len,
     uint8_t **replyp, size_t *rlenp, int timeout_ms, struct vsm_err *err)
 {
 	struct vsm_session *s = NULL;
-	nng_msg		   *msg, *reply = NULL;
-	int		    ret = -1;
+	nng_msg            *msg, *reply = NULL;
+	int                 ret = -1;
 
 	*replyp = NULL;
 	*rlenp = 0;
 	if (len > c->max_payload)
-		return (vsm_err_set(err, "request of %zu bytes above the "
-		    "%zu-byte cap", len, c->max_payload));
+		return (vsm_err_set(err,
+		    "request of %zu bytes above the "
+		    "%zu-byte cap",
+		    len, c->max_payload));
 	if ((s = current_session(c)) == NULL) {
 		if (vsm_client_connect(c, timeout_ms, NULL, err) == -1)
 			return (-1);
 		if ((s = current_session(c)) == NULL)
-			return (vsm_err_set(err, "connection to %s lost",
-			    c->url));
+			return (
+			    vsm_err_set(err, "connection to %s lost", c->url));
 	}
 	if (vsm_session_seal(s, req, len, &msg) == -1) {
 		vsm_err_set(err, "cannot seal a request to %s", c->url);
@@ -516,9 +519,9 @@ static void *
 dial_main(void *arg)
 {
 	struct vsm_client *c = arg;
-	nng_dialer	   d;
-	unsigned	   attempt = 0;
-	int		   rv;
+	nng_dialer         d;
+	unsigned           attempt = 0;
+	int                rv;
 
 	pthread_mutex_lock(&c->mtx);
 	while (!c->closing) {
@@ -542,8 +545,9 @@ dial_main(void *arg)
 				attempt++;
 		}
 		if (!c->closing)
-			dial_wait(c, vsm_backoff_delay(c->backoff_base_ms,
-					 c->backoff_cap_ms, attempt));
+			dial_wait(c,
+			    vsm_backoff_delay(c->backoff_base_ms,
+			        c->backoff_cap_ms, attempt));
 	}
 	pthread_mutex_unlock(&c->mtx);
 	return (NULL);
@@ -554,8 +558,8 @@ vsm_client_open(struct vsm_client **cp, const struct vsm_client_config *cfg,
     struct vsm_err *err)
 {
 	struct vsm_client *c;
-	nng_dialer	   probe;
-	int		   rv;
+	nng_dialer         probe;
+	int                rv;
 
 	*cp = NULL;
 	if (sodium_init() < 0)
@@ -565,19 +569,19 @@ vsm_client_open(struct vsm_client **cp, const struct vsm_client_config *cfg,
 	snprintf(c->url, sizeof(c->url), "%s", cfg->url);
 	c->key = *cfg->key;
 	memcpy(c->server_key, cfg->server_key, VSM_KEY_LEN);
-	c->max_payload = cfg->max_payload ? cfg->max_payload :
-					    VSM_SERVER_MAX_PAYLOAD_DEFAULT;
+	c->max_payload = cfg->max_payload ? cfg->max_payload
+	                                  : VSM_SERVER_MAX_PAYLOAD_DEFAULT;
 	pthread_mutex_init(&c->hs_mtx, NULL);
 	pthread_mutex_init(&c->mtx, NULL);
 	pthread_cond_init(&c->dial_cv, NULL);
-	c->backoff_base_ms = cfg->backoff_base_ms > 0 ? cfg->backoff_base_ms :
-							 VSM_CLIENT_BACKOFF_BASE;
-	c->backoff_cap_ms = cfg->backoff_cap_ms > 0 ? cfg->backoff_cap_ms :
-						       VSM_CLIENT_BACKOFF_CAP;
+	c->backoff_base_ms = cfg->backoff_base_ms > 0 ? cfg->backoff_base_ms
+	                                              : VSM_CLIENT_BACKOFF_BASE;
+	c->backoff_cap_ms = cfg->backoff_cap_ms > 0 ? cfg->backoff_cap_ms
+	                                            : VSM_CLIENT_BACKOFF_CAP;
 	vsm_map_init(&c->pipes);
 	c->hello_len = vsm__hello__get_packed_size(cfg->hello);
-	if (c->hello_len > 2048 || (c->hello = malloc(c->hello_len + 1)) ==
-	    NULL) {
+	if (c->hello_len > 2048 ||
+	    (c->hello = malloc(c->hello_len + 1)) == NULL) {
 		vsm_err_set(err, "hello too large");
 		goto fail_nosock;
 	}
@@ -587,12 +591,12 @@ vsm_client_open(struct vsm_client **cp, const struct vsm_client_config *cfg,
 		goto fail_nosock;
 	}
 	/* A held request must never be re-sent to a second context. */
-	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME,
-	    NNG_DURATION_INFINITE);
+	nng_socket_set_ms(
+	    c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ,
 	    c->max_payload +
-		(c->max_payload / VSM_CHUNK_MAX + 1) * (VSM_NOISE_TAGLEN + 8) +
-		4096);
+	        (c->max_payload / VSM_CHUNK_MAX + 1) * (VSM_NOISE_TAGLEN + 8) +
+	        4096);
 	/* Redialing is ours (dial_main), never nng's own schedule. */
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 3600 * 1000);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 3600 * 1000);

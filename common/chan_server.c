@@ -25,41 +25,41 @@ enum work_state {
 };
 
 struct vsm_srv_req {
-	struct work	   *w;
+	struct work        *w;
 	struct vsm_session *sess;
-	struct vsm_peer	    peer;
-	uint8_t		   *data;
-	size_t		    len;
+	struct vsm_peer     peer;
+	uint8_t            *data;
+	size_t              len;
 };
 
 struct work {
 	struct vsm_server *srv;
-	enum work_state	   state;
-	nng_aio		  *aio;
-	nng_ctx		   ctx;
+	enum work_state    state;
+	nng_aio           *aio;
+	nng_ctx            ctx;
 	struct vsm_srv_req req;
 };
 
 /* One connected pipe and the session opened on it, if any. */
 struct conn {
-	uint32_t	    pipe;
+	uint32_t            pipe;
 	struct vsm_session *sess;
-	struct vsm_peer	    peer;
+	struct vsm_peer     peer;
 };
 
 struct vsm_server {
-	nng_socket		     sock;
-	struct vsm_keypair	     key;
+	nng_socket                   sock;
+	struct vsm_keypair           key;
 	const struct vsm_server_ops *ops;
-	void			    *arg;
-	size_t			     max_payload;
-	char			     version[32];
-	struct work		    *works;
-	unsigned		     nwork;
+	void                        *arg;
+	size_t                       max_payload;
+	char                         version[32];
+	struct work                 *works;
+	unsigned                     nwork;
 
-	pthread_mutex_t mtx;	 /* guards the maps and conns */
-	struct vsm_map	by_pipe; /* pipe id -> struct conn */
-	struct vsm_map	by_sid;	 /* session id -> struct conn */
+	pthread_mutex_t mtx;     /* guards the maps and conns */
+	struct vsm_map  by_pipe; /* pipe id -> struct conn */
+	struct vsm_map  by_sid;  /* session id -> struct conn */
 
 	_Atomic uint64_t drops[VSM_DROP_MAX];
 	_Atomic uint64_t handshakes, requests, pipes_open, sessions_open;
@@ -107,9 +107,9 @@ req_release(struct vsm_srv_req *req)
 static nng_msg *
 hs_error_msg(Vsm__HandshakeError__Code code, const char *reason)
 {
-	Vsm__Frame	    f = VSM__FRAME__INIT;
+	Vsm__Frame          f = VSM__FRAME__INIT;
 	Vsm__HandshakeError e = VSM__HANDSHAKE_ERROR__INIT;
-	nng_msg		   *msg;
+	nng_msg            *msg;
 
 	e.code = code;
 	e.reason = (char *)reason;
@@ -138,9 +138,9 @@ static int
 bind_session(struct vsm_server *srv, struct vsm_session *s,
     const struct vsm_peer *peer, enum vsm_drop *why)
 {
-	struct conn	   *c;
+	struct conn        *c;
 	struct vsm_session *old = NULL;
-	int		    ret = -1;
+	int                 ret = -1;
 
 	pthread_mutex_lock(&srv->mtx);
 	if ((c = vsm_map_get(&srv->by_pipe, s->pipe)) == NULL) {
@@ -175,7 +175,7 @@ static int
 pipe_taken(struct vsm_server *srv, uint32_t pipe, const uint8_t *key)
 {
 	struct conn *c;
-	int	     taken;
+	int          taken;
 
 	pthread_mutex_lock(&srv->mtx);
 	c = vsm_map_get(&srv->by_pipe, pipe);
@@ -191,29 +191,29 @@ pipe_taken(struct vsm_server *srv, uint32_t pipe, const uint8_t *key)
  * when even that could not be built) and counts any refusal.
  */
 static nng_msg *
-handle_handshake(struct vsm_server *srv, uint32_t pipe,
-    const Vsm__HandshakeInit *init)
+handle_handshake(
+    struct vsm_server *srv, uint32_t pipe, const Vsm__HandshakeInit *init)
 {
 	struct vsm_noise_hs_config cfg = {
-		.protocol = VSM_CHAN_PROTOCOL,
-		.initiator = 0,
-		.prologue = (const uint8_t *)VSM_CHAN_PROLOGUE,
-		.prologue_len = sizeof(VSM_CHAN_PROLOGUE) - 1,
-		.s = srv->key.priv,
-		.spub = srv->key.pub,
+	    .protocol = VSM_CHAN_PROTOCOL,
+	    .initiator = 0,
+	    .prologue = (const uint8_t *)VSM_CHAN_PROLOGUE,
+	    .prologue_len = sizeof(VSM_CHAN_PROLOGUE) - 1,
+	    .s = srv->key.priv,
+	    .spub = srv->key.pub,
 	};
 	struct vsm_noise_hs *hs = NULL;
 	struct vsm_session  *s = NULL;
-	struct vsm_peer	     peer;
-	Vsm__Hello	    *hello = NULL;
-	Vsm__Welcome	     wel = VSM__WELCOME__INIT;
-	Vsm__Frame	     f = VSM__FRAME__INIT;
+	struct vsm_peer      peer;
+	Vsm__Hello          *hello = NULL;
+	Vsm__Welcome         wel = VSM__WELCOME__INIT;
+	Vsm__Frame           f = VSM__FRAME__INIT;
 	Vsm__HandshakeResp   resp = VSM__HANDSHAKE_RESP__INIT;
 	enum vsm_noise_rc    rc;
-	enum vsm_drop	     why;
-	uint8_t		     pl[4096], out[4096];
-	size_t		     pllen, wlen, outlen;
-	nng_msg		    *msg = NULL;
+	enum vsm_drop        why;
+	uint8_t              pl[4096], out[4096];
+	size_t               pllen, wlen, outlen;
+	nng_msg             *msg = NULL;
 
 	if (init->version != VSM_CHAN_VERSION) {
 		count_drop(srv, VSM_DROP_HS_VERSION, pipe);
@@ -224,8 +224,8 @@ handle_handshake(struct vsm_server *srv, uint32_t pipe,
 		log_warnx("channel: cannot start a handshake");
 		goto out;
 	}
-	rc = vsm_noise_hs_read(hs, init->noise.data, init->noise.len, pl,
-	    sizeof(pl), &pllen);
+	rc = vsm_noise_hs_read(
+	    hs, init->noise.data, init->noise.len, pl, sizeof(pl), &pllen);
 	if (rc == VSM_NOISE_EDECRYPT) {
 		count_drop(srv, VSM_DROP_HS_DECRYPT, pipe);
 		msg = hs_error_msg(VSM__HANDSHAKE_ERROR__CODE__DECRYPT,
@@ -267,10 +267,10 @@ handle_handshake(struct vsm_server *srv, uint32_t pipe,
 		goto out;
 	}
 	vsm__welcome__pack(&wel, pl);
-	if ((rc = vsm_noise_hs_write(hs, pl, wlen, out, sizeof(out),
-		 &outlen)) != VSM_NOISE_OK) {
-		log_warnx("channel: handshake write: %s",
-		    vsm_noise_strerror(rc));
+	if ((rc = vsm_noise_hs_write(
+	         hs, pl, wlen, out, sizeof(out), &outlen)) != VSM_NOISE_OK) {
+		log_warnx(
+		    "channel: handshake write: %s", vsm_noise_strerror(rc));
 		goto out;
 	}
 	if (wel.status == VSM__WELCOME__STATUS__ACCEPTED) {
@@ -313,7 +313,7 @@ static struct vsm_session *
 lookup_session(struct vsm_server *srv, uint32_t pipe, uint64_t sid,
     struct vsm_peer *peer, enum vsm_drop *why)
 {
-	struct conn	   *c;
+	struct conn        *c;
 	struct vsm_session *s = NULL;
 
 	pthread_mutex_lock(&srv->mtx);
@@ -341,15 +341,15 @@ handle_transport(struct work *w, uint32_t pipe, const Vsm__Transport *t)
 {
 	struct vsm_server  *srv = w->srv;
 	struct vsm_srv_req *req = &w->req;
-	enum vsm_drop	    why;
+	enum vsm_drop       why;
 
-	if ((req->sess = lookup_session(srv, pipe, t->session_id, &req->peer,
-		 &why)) == NULL) {
+	if ((req->sess = lookup_session(
+	         srv, pipe, t->session_id, &req->peer, &why)) == NULL) {
 		count_drop(srv, why, pipe);
 		return (-1);
 	}
 	if (vsm_session_open(req->sess, t, srv->max_payload, &req->data,
-		&req->len, &why) == -1) {
+	        &req->len, &why) == -1) {
 		count_drop(srv, why, pipe);
 		req_release(req);
 		return (-1);
@@ -366,9 +366,9 @@ static void
 handle_msg(struct work *w, nng_msg *msg)
 {
 	struct vsm_server *srv = w->srv;
-	uint32_t	   pipe = nng_pipe_id(nng_msg_get_pipe(msg));
-	Vsm__Frame	  *f;
-	nng_msg		  *reply = NULL;
+	uint32_t           pipe = nng_pipe_id(nng_msg_get_pipe(msg));
+	Vsm__Frame        *f;
+	nng_msg           *reply = NULL;
 
 	f = vsm_frame_unpack(nng_msg_body(msg), nng_msg_len(msg));
 	nng_msg_free(msg);
@@ -402,7 +402,7 @@ static void
 work_cb(void *arg)
 {
 	struct work *w = arg;
-	int	     rv;
+	int          rv;
 
 	switch (w->state) {
 	case W_INIT:
@@ -435,8 +435,8 @@ int
 vsm_srv_reply(struct vsm_srv_req *req, const uint8_t *data, size_t len)
 {
 	struct work *w = req->w;
-	nng_msg	    *msg;
-	int	     rv;
+	nng_msg     *msg;
+	int          rv;
 
 	rv = vsm_session_seal(req->sess, data, len, &msg);
 	req_release(req);
@@ -469,8 +469,8 @@ static void
 pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct vsm_server *srv = arg;
-	struct conn	  *c;
-	uint32_t	   id = nng_pipe_id(p);
+	struct conn       *c;
+	uint32_t           id = nng_pipe_id(p);
 
 	switch (ev) {
 	case NNG_PIPE_EV_ADD_PRE:
@@ -519,7 +519,7 @@ vsm_server_kick(struct vsm_server *srv, const uint8_t key[VSM_KEY_LEN])
 {
 	struct conn *c;
 	uint32_t    *pipes = NULL;
-	size_t	     i, n = 0;
+	size_t       i, n = 0;
 	nng_pipe     p = NNG_PIPE_INITIALIZER;
 
 	pthread_mutex_lock(&srv->mtx);
@@ -583,9 +583,9 @@ vsm_server_start(struct vsm_server **srvp, const struct vsm_server_config *cfg,
     struct vsm_err *err)
 {
 	struct vsm_server *srv;
-	size_t		   maxmsg;
-	unsigned	   i;
-	int		   rv;
+	size_t             maxmsg;
+	unsigned           i;
+	int                rv;
 
 	*srvp = NULL;
 	if (sodium_init() < 0)
@@ -595,8 +595,8 @@ vsm_server_start(struct vsm_server **srvp, const struct vsm_server_config *cfg,
 	srv->key = *cfg->key;
 	srv->ops = cfg->ops;
 	srv->arg = cfg->arg;
-	srv->max_payload = cfg->max_payload ? cfg->max_payload :
-					      VSM_SERVER_MAX_PAYLOAD_DEFAULT;
+	srv->max_payload = cfg->max_payload ? cfg->max_payload
+	                                    : VSM_SERVER_MAX_PAYLOAD_DEFAULT;
 	snprintf(srv->version, sizeof(srv->version), "%s",
 	    cfg->version ? cfg->version : VSM_VERSION);
 	srv->nwork = cfg->nctx ? cfg->nctx : VSM_SERVER_NCTX_DEFAULT;
@@ -630,8 +630,8 @@ vsm_server_start(struct vsm_server **srvp, const struct vsm_server_config *cfg,
 		}
 	}
 	if ((rv = nng_listen(srv->sock, cfg->url, NULL, 0)) != 0) {
-		vsm_err_set(err, "listen on %s: %s", cfg->url,
-		    nng_strerror(rv));
+		vsm_err_set(
+		    err, "listen on %s: %s", cfg->url, nng_strerror(rv));
 		goto fail;
 	}
 	for (i = 0; i < srv->nwork; i++)

@@ -14,12 +14,12 @@ int
 vsm_write_new_file(const char *path, const void *data, size_t len, mode_t mode,
     vsm_file_check_fn *check, struct vsm_err *err)
 {
-	char	       tmp[PATH_MAX], dir[PATH_MAX];
+	char           tmp[PATH_MAX], dir[PATH_MAX];
 	const uint8_t *p = data;
 	struct stat    st;
-	size_t	       off = 0;
-	ssize_t	       n;
-	int	       fd = -1, dfd = -1, ret = -1;
+	size_t         off = 0;
+	ssize_t        n;
+	int            fd = -1, dfd = -1, ret = -1;
 
 	if (lstat(path, &st) == 0)
 		return (vsm_err_set(err,

@@ -37,7 +37,7 @@ vsm_key_encode(const uint8_t key[VSM_KEY_LEN], char out[VSM_KEY_B64LEN])
 int
 vsm_key_decode(const char *s, uint8_t key[VSM_KEY_LEN], struct vsm_err *err)
 {
-	size_t	    len, binlen = 0;
+	size_t      len, binlen = 0;
 	const char *end;
 
 	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
@@ -47,16 +47,16 @@ vsm_key_decode(const char *s, uint8_t key[VSM_KEY_LEN], struct vsm_err *err)
 		return (vsm_err_set(err, "key has trailing data"));
 	if (len != VSM_KEY_B64LEN - 1 ||
 	    sodium_base642bin(key, VSM_KEY_LEN, s, len, NULL, &binlen, &end,
-		B64_VARIANT) != 0 ||
+	        B64_VARIANT) != 0 ||
 	    binlen != VSM_KEY_LEN || end != s + len)
-		return (vsm_err_set(err,
-		    "not a key: expected 44 characters of base64"));
+		return (vsm_err_set(
+		    err, "not a key: expected 44 characters of base64"));
 	return (0);
 }
 
 int
-vsm_key_save(const char *path, const struct vsm_keypair *kp,
-    struct vsm_err *err)
+vsm_key_save(
+    const char *path, const struct vsm_keypair *kp, struct vsm_err *err)
 {
 	char line[VSM_KEY_B64LEN + 1], pubpath[4096];
 	int  ret = -1;
@@ -70,7 +70,8 @@ vsm_key_save(const char *path, const struct vsm_keypair *kp,
 		goto out;
 	vsm_key_encode(kp->pub, line);
 	strcat(line, "\n");
-	if (vsm_write_new_file(pubpath, line, strlen(line), 0644, NULL, err) == -1) {
+	if (vsm_write_new_file(pubpath, line, strlen(line), 0644, NULL, err) ==
+	    -1) {
 		unlink(path);
 		goto out;
 	}
@@ -85,12 +86,12 @@ out:
  * file must be a regular file that neither group nor others can reach.
  */
 static int
-read_key_file(const char *path, int private, char *buf, size_t cap,
-    struct vsm_err *err)
+read_key_file(
+    const char *path, int private, char *buf, size_t cap, struct vsm_err *err)
 {
 	struct stat st;
-	ssize_t	    n;
-	int	    fd, ret = -1;
+	ssize_t     n;
+	int         fd, ret = -1;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		return (vsm_err_set(err, "%s: %s", path, strerror(errno)));
@@ -127,9 +128,9 @@ out:
 int
 vsm_key_load(const char *path, struct vsm_keypair *kp, struct vsm_err *err)
 {
-	char		buf[KEYFILE_MAX];
-	struct vsm_err	derr;
-	int		ret = -1;
+	char           buf[KEYFILE_MAX];
+	struct vsm_err derr;
+	int            ret = -1;
 
 	if (read_key_file(path, 1, buf, sizeof(buf), err) == -1)
 		goto out;
@@ -150,11 +151,10 @@ out:
 }
 
 int
-vsm_pubkey_load(const char *path, uint8_t pub[VSM_KEY_LEN],
-    struct vsm_err *err)
+vsm_pubkey_load(const char *path, uint8_t pub[VSM_KEY_LEN], struct vsm_err *err)
 {
-	char		buf[KEYFILE_MAX];
-	struct vsm_err	derr;
+	char           buf[KEYFILE_MAX];
+	struct vsm_err derr;
 
 	if (read_key_file(path, 0, buf, sizeof(buf), err) == -1)
 		return (-1);

@@ -30,24 +30,23 @@ void vsm_keypair_wipe(struct vsm_keypair *kp);
  * overwritten: an identity is not replaced by accident. Returns 0 or -1
  * with err set.
  */
-int vsm_key_save(const char *path, const struct vsm_keypair *kp,
-    struct vsm_err *err);
+int vsm_key_save(
+    const char *path, const struct vsm_keypair *kp, struct vsm_err *err);
 
 /*
  * Read a private key file into kp and derive its public half. Refuses a
  * file that is not a regular file, is reachable by group or others, or
  * does not hold exactly one key. Returns 0 or -1 with err set.
  */
-int vsm_key_load(const char *path, struct vsm_keypair *kp,
-    struct vsm_err *err);
+int vsm_key_load(const char *path, struct vsm_keypair *kp, struct vsm_err *err);
 
 /* Read a public key file (base64, one line). Returns 0 or -1. */
-int vsm_pubkey_load(const char *path, uint8_t pub[VSM_KEY_LEN],
-    struct vsm_err *err);
+int vsm_pubkey_load(
+    const char *path, uint8_t pub[VSM_KEY_LEN], struct vsm_err *err);
 
 void vsm_key_encode(const uint8_t key[VSM_KEY_LEN], char out[VSM_KEY_B64LEN]);
 /* Decode a base64 key; surrounding whitespace is ignored. 0 or -1. */
-int vsm_key_decode(const char *s, uint8_t key[VSM_KEY_LEN],
-    struct vsm_err *err);
+int vsm_key_decode(
+    const char *s, uint8_t key[VSM_KEY_LEN], struct vsm_err *err);
 
 #endif /* VSM_KEYFILE_H */

@@ -11,21 +11,21 @@
 #include "log.h"
 
 static const char *log_ident = "vsm";
-static atomic_int log_level = VSM_LOG_INFO;
-static int	  log_syslog;
+static atomic_int  log_level = VSM_LOG_INFO;
+static int         log_syslog;
 
 static const char *const level_names[] = {
-	[VSM_LOG_ERROR] = "error",
-	[VSM_LOG_WARN] = "warn",
-	[VSM_LOG_INFO] = "info",
-	[VSM_LOG_DEBUG] = "debug",
+    [VSM_LOG_ERROR] = "error",
+    [VSM_LOG_WARN] = "warn",
+    [VSM_LOG_INFO] = "info",
+    [VSM_LOG_DEBUG] = "debug",
 };
 
 static const int syslog_prio[] = {
-	[VSM_LOG_ERROR] = LOG_ERR,
-	[VSM_LOG_WARN] = LOG_WARNING,
-	[VSM_LOG_INFO] = LOG_INFO,
-	[VSM_LOG_DEBUG] = LOG_DEBUG,
+    [VSM_LOG_ERROR] = LOG_ERR,
+    [VSM_LOG_WARN] = LOG_WARNING,
+    [VSM_LOG_INFO] = LOG_INFO,
+    [VSM_LOG_DEBUG] = LOG_DEBUG,
 };
 
 void
@@ -71,11 +71,11 @@ static void vlog(enum vsm_log_level, int, const char *, va_list)
 static void
 vlog(enum vsm_log_level level, int err, const char *fmt, va_list ap)
 {
-	char		line[2048];
+	char            line[2048];
 	struct timespec ts;
-	struct tm	tm;
-	size_t		off = 0;
-	int		n;
+	struct tm       tm;
+	size_t          off = 0;
+	int             n;
 
 	if ((int)level > atomic_load(&log_level))
 		return;
@@ -83,8 +83,9 @@ vlog(enum vsm_log_level level, int err, const char *fmt, va_list ap)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		off = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-		n = snprintf(line + off, sizeof(line) - off, ".%03ldZ %s %s: ",
-		    ts.tv_nsec / 1000000, log_ident, level_names[level]);
+		n = snprintf(line + off, sizeof(line) - off,
+		    ".%03ldZ %s %s: ", ts.tv_nsec / 1000000, log_ident,
+		    level_names[level]);
 		if (n > 0)
 			off += (size_t)n;
 	}
@@ -96,8 +97,8 @@ vlog(enum vsm_log_level level, int err, const char *fmt, va_list ap)
 	if (off >= sizeof(line))
 		off = sizeof(line) - 1;
 	if (err != 0 && off < sizeof(line) - 1) {
-		n = snprintf(line + off, sizeof(line) - off, ": %s",
-		    strerror(err));
+		n = snprintf(
+		    line + off, sizeof(line) - off, ": %s", strerror(err));
 		if (n > 0)
 			off += (size_t)n;
 		if (off >= sizeof(line))
@@ -113,15 +114,15 @@ vlog(enum vsm_log_level level, int err, const char *fmt, va_list ap)
 	(void)!write(STDERR_FILENO, line, off);
 }
 
-#define LOGFN(fn, level, witherr)                                       \
-	void fn(const char *fmt, ...)                                   \
-	{                                                               \
-		va_list ap;                                             \
-		int	saved = errno;                                  \
-		va_start(ap, fmt);                                      \
-		vlog(level, witherr ? saved : 0, fmt, ap);              \
-		va_end(ap);                                             \
-		errno = saved;                                          \
+#define LOGFN(fn, level, witherr)                                              \
+	void fn(const char *fmt, ...)                                          \
+	{                                                                      \
+		va_list ap;                                                    \
+		int     saved = errno;                                         \
+		va_start(ap, fmt);                                             \
+		vlog(level, witherr ? saved : 0, fmt, ap);                     \
+		va_end(ap);                                                    \
+		errno = saved;                                                 \
 	}
 
 LOGFN(log_warn, VSM_LOG_WARN, 1)
@@ -133,7 +134,7 @@ void
 fatal(const char *fmt, ...)
 {
 	va_list ap;
-	int	saved = errno;
+	int     saved = errno;
 
 	va_start(ap, fmt);
 	vlog(VSM_LOG_ERROR, saved, fmt, ap);

@@ -21,8 +21,8 @@ static size_t
 slot_of(uint64_t key, size_t cap)
 {
 	/* Fibonacci hashing spreads sequential ids (pipe ids) well. */
-	return ((size_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> 32) &
-	    (cap - 1));
+	return (
+	    (size_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (cap - 1));
 }
 
 void *
@@ -57,9 +57,9 @@ insert(uint64_t *keys, void **vals, size_t cap, uint64_t key, void *val)
 static int
 grow(struct vsm_map *m)
 {
-	size_t	  ncap = m->cap ? m->cap * 2 : 16, i;
+	size_t    ncap = m->cap ? m->cap * 2 : 16, i;
 	uint64_t *nkeys;
-	void	**nvals;
+	void    **nvals;
 
 	if ((nkeys = calloc(ncap, sizeof(*nkeys))) == NULL)
 		return (-1);
@@ -69,7 +69,8 @@ grow(struct vsm_map *m)
 	}
 	for (i = 0; i < m->cap; i++)
 		if (m->keys[i] != 0)
-			(void)insert(nkeys, nvals, ncap, m->keys[i], m->vals[i]);
+			(void)insert(
+			    nkeys, nvals, ncap, m->keys[i], m->vals[i]);
 	free(m->keys);
 	free(m->vals);
 	m->keys = nkeys;

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VSM_NOISE_DHLEN	     32
+#define VSM_NOISE_DHLEN      32
 #define VSM_NOISE_KEYLEN     32
 #define VSM_NOISE_TAGLEN     16
 #define VSM_NOISE_MAXHASHLEN 64
@@ -32,12 +32,12 @@
 enum vsm_noise_rc {
 	VSM_NOISE_OK = 0,
 	VSM_NOISE_EPROTO,   /* unknown or unsupported protocol name */
-	VSM_NOISE_EARG,	    /* a key the pattern needs is missing */
+	VSM_NOISE_EARG,     /* a key the pattern needs is missing */
 	VSM_NOISE_ESTATE,   /* not this side's turn, or handshake over */
 	VSM_NOISE_ESHORT,   /* message shorter than its tokens need */
 	VSM_NOISE_ETOOBIG,  /* message or buffer above a limit */
 	VSM_NOISE_EDECRYPT, /* authentication tag did not verify */
-	VSM_NOISE_EDH,	    /* DH result all zero (low-order point) */
+	VSM_NOISE_EDH,      /* DH result all zero (low-order point) */
 	VSM_NOISE_ENONCE,   /* nonce space exhausted */
 };
 
@@ -54,9 +54,9 @@ enum vsm_noise_hash {
  * transport layer carries its own 64-bit counter.
  */
 struct vsm_noise_cipher {
-	uint8_t	 k[VSM_NOISE_KEYLEN];
+	uint8_t  k[VSM_NOISE_KEYLEN];
 	uint64_t n;
-	int	 has_key;
+	int      has_key;
 };
 
 /*
@@ -76,24 +76,24 @@ enum vsm_noise_rc vsm_noise_cipher_encrypt_at(const struct vsm_noise_cipher *cs,
 enum vsm_noise_rc vsm_noise_cipher_decrypt_at(const struct vsm_noise_cipher *cs,
     uint64_t nonce, const uint8_t *ad, size_t adlen, const uint8_t *ct,
     size_t ctlen, uint8_t *out);
-void vsm_noise_cipher_wipe(struct vsm_noise_cipher *cs);
+void              vsm_noise_cipher_wipe(struct vsm_noise_cipher *cs);
 
 /* Curve25519 helpers. */
-void vsm_noise_keypair(uint8_t priv[VSM_NOISE_DHLEN],
-    uint8_t pub[VSM_NOISE_DHLEN]);
-int vsm_noise_pubkey(const uint8_t priv[VSM_NOISE_DHLEN],
-    uint8_t pub[VSM_NOISE_DHLEN]);
+void vsm_noise_keypair(
+    uint8_t priv[VSM_NOISE_DHLEN], uint8_t pub[VSM_NOISE_DHLEN]);
+int vsm_noise_pubkey(
+    const uint8_t priv[VSM_NOISE_DHLEN], uint8_t pub[VSM_NOISE_DHLEN]);
 
 struct vsm_noise_hs_config {
-	const char    *protocol;     /* "Noise_IK_25519_ChaChaPoly_BLAKE2b" */
-	int	       initiator;    /* 1 initiator, 0 responder */
-	const uint8_t *prologue;     /* may be NULL when prologue_len is 0 */
-	size_t	       prologue_len;
-	const uint8_t *s;	     /* local static private key, or NULL */
-	const uint8_t *spub;	     /* its public key, or NULL to derive it;
-					must match s (the caller's promise) */
-	const uint8_t *rs;	     /* pinned remote static public key, or NULL */
-	const uint8_t *e;	     /* fixed ephemeral private key, tests only */
+	const char    *protocol;  /* "Noise_IK_25519_ChaChaPoly_BLAKE2b" */
+	int            initiator; /* 1 initiator, 0 responder */
+	const uint8_t *prologue;  /* may be NULL when prologue_len is 0 */
+	size_t         prologue_len;
+	const uint8_t *s;    /* local static private key, or NULL */
+	const uint8_t *spub; /* its public key, or NULL to derive it;
+	                        must match s (the caller's promise) */
+	const uint8_t *rs;   /* pinned remote static public key, or NULL */
+	const uint8_t *e;    /* fixed ephemeral private key, tests only */
 };
 
 struct vsm_noise_hs;
@@ -109,8 +109,8 @@ enum vsm_noise_action {
  * Start a handshake. On success *hsp owns a new state that the caller frees
  * with vsm_noise_hs_free(); keys are copied in. On error *hsp is NULL.
  */
-enum vsm_noise_rc vsm_noise_hs_new(struct vsm_noise_hs **hsp,
-    const struct vsm_noise_hs_config *cfg);
+enum vsm_noise_rc vsm_noise_hs_new(
+    struct vsm_noise_hs **hsp, const struct vsm_noise_hs_config *cfg);
 void vsm_noise_hs_free(struct vsm_noise_hs *hs); /* NULL is a no-op */
 
 enum vsm_noise_action vsm_noise_hs_action(const struct vsm_noise_hs *hs);
@@ -129,9 +129,8 @@ enum vsm_noise_rc vsm_noise_hs_write(struct vsm_noise_hs *hs,
  * payload[0..pcap), length in *plen. A failed read (ESHORT, EDECRYPT, EDH)
  * leaves the state unusable: the caller drops it and starts over.
  */
-enum vsm_noise_rc vsm_noise_hs_read(struct vsm_noise_hs *hs,
-    const uint8_t *msg, size_t mlen, uint8_t *payload, size_t pcap,
-    size_t *plen);
+enum vsm_noise_rc vsm_noise_hs_read(struct vsm_noise_hs *hs, const uint8_t *msg,
+    size_t mlen, uint8_t *payload, size_t pcap, size_t *plen);
 
 /*
  * Once the action is SPLIT: derive the transport keys. `send` is what this

@@ -28,7 +28,7 @@ enum vsm_replay_rc
 vsm_replay_check(const struct vsm_replay *r, uint64_t first, uint64_t n)
 {
 	enum vsm_replay_rc rc;
-	uint64_t	   i;
+	uint64_t           i;
 
 	if (n == 0 || first > UINT64_MAX - n)
 		return (VSM_REPLAY_LIMIT);
@@ -60,7 +60,7 @@ enum vsm_replay_rc
 vsm_replay_commit(struct vsm_replay *r, uint64_t first, uint64_t n)
 {
 	enum vsm_replay_rc rc;
-	uint64_t	   i;
+	uint64_t           i;
 
 	if ((rc = vsm_replay_check(r, first, n)) != VSM_REPLAY_OK)
 		return (rc);

@@ -29,14 +29,14 @@ enum vsm_replay_rc {
 
 void vsm_replay_init(struct vsm_replay *r);
 /* May the `n` counters first..first+n-1 be accepted? */
-enum vsm_replay_rc vsm_replay_check(const struct vsm_replay *r,
-    uint64_t first, uint64_t n);
+enum vsm_replay_rc vsm_replay_check(
+    const struct vsm_replay *r, uint64_t first, uint64_t n);
 /*
  * Mark first..first+n-1 as seen. Re-checks under the same lock, so that
  * two racing copies of one message cannot both be committed; on any refusal
  * nothing is marked.
  */
-enum vsm_replay_rc vsm_replay_commit(struct vsm_replay *r, uint64_t first,
-    uint64_t n);
+enum vsm_replay_rc vsm_replay_commit(
+    struct vsm_replay *r, uint64_t first, uint64_t n);
 
 #endif /* VSM_REPLAY_H */

@@ -8,20 +8,20 @@
 #define AD_LEN 24
 
 static const char *const drop_names[VSM_DROP_MAX] = {
-	[VSM_DROP_MALFORMED] = "malformed",
-	[VSM_DROP_UNEXPECTED] = "unexpected",
-	[VSM_DROP_NO_SESSION] = "no_session",
-	[VSM_DROP_CROSS_PIPE] = "cross_pipe",
-	[VSM_DROP_BAD_SESSION] = "bad_session",
-	[VSM_DROP_DECRYPT] = "decrypt",
-	[VSM_DROP_REPLAY] = "replay",
-	[VSM_DROP_TOO_OLD] = "too_old",
-	[VSM_DROP_OVERSIZE] = "oversize",
-	[VSM_DROP_HS_MALFORMED] = "hs_malformed",
-	[VSM_DROP_HS_DECRYPT] = "hs_decrypt",
-	[VSM_DROP_HS_VERSION] = "hs_version",
-	[VSM_DROP_HS_DENIED] = "hs_denied",
-	[VSM_DROP_HS_REKEY] = "hs_rekey",
+    [VSM_DROP_MALFORMED] = "malformed",
+    [VSM_DROP_UNEXPECTED] = "unexpected",
+    [VSM_DROP_NO_SESSION] = "no_session",
+    [VSM_DROP_CROSS_PIPE] = "cross_pipe",
+    [VSM_DROP_BAD_SESSION] = "bad_session",
+    [VSM_DROP_DECRYPT] = "decrypt",
+    [VSM_DROP_REPLAY] = "replay",
+    [VSM_DROP_TOO_OLD] = "too_old",
+    [VSM_DROP_OVERSIZE] = "oversize",
+    [VSM_DROP_HS_MALFORMED] = "hs_malformed",
+    [VSM_DROP_HS_DECRYPT] = "hs_decrypt",
+    [VSM_DROP_HS_VERSION] = "hs_version",
+    [VSM_DROP_HS_DENIED] = "hs_denied",
+    [VSM_DROP_HS_REKEY] = "hs_rekey",
 };
 
 const char *
@@ -36,7 +36,7 @@ struct vsm_session *
 vsm_session_new(struct vsm_noise_hs *hs, uint64_t id, uint32_t pipe)
 {
 	struct vsm_session *s;
-	const uint8_t	   *rs;
+	const uint8_t      *rs;
 
 	if ((rs = vsm_noise_hs_remote_static(hs)) == NULL)
 		return (NULL);
@@ -93,8 +93,8 @@ put32(uint8_t *p, uint32_t v)
 
 /* The associated data that binds a chunk to its message and position. */
 static void
-chunk_ad(uint8_t ad[AD_LEN], uint64_t sid, uint64_t first, uint32_t n,
-    uint32_t idx)
+chunk_ad(
+    uint8_t ad[AD_LEN], uint64_t sid, uint64_t first, uint32_t n, uint32_t idx)
 {
 	put64(ad, sid);
 	put64(ad + 8, first);
@@ -111,8 +111,8 @@ chunk_count(size_t len)
 /* A ProtobufCBuffer that appends to an nng message. */
 struct msgbuf {
 	ProtobufCBuffer base;
-	nng_msg	       *msg;
-	int		failed;
+	nng_msg        *msg;
+	int             failed;
 };
 
 static void
@@ -127,8 +127,8 @@ msgbuf_append(ProtobufCBuffer *b, size_t len, const uint8_t *data)
 int
 vsm_pack_msg(const ProtobufCMessage *m, nng_msg **msgp)
 {
-	struct msgbuf mb = { .base = { .append = msgbuf_append } };
-	size_t	      len = protobuf_c_message_get_packed_size(m);
+	struct msgbuf mb = {.base = {.append = msgbuf_append}};
+	size_t        len = protobuf_c_message_get_packed_size(m);
 
 	*msgp = NULL;
 	if (nng_msg_alloc(&mb.msg, 0) != 0)
@@ -147,16 +147,16 @@ vsm_pack_msg(const ProtobufCMessage *m, nng_msg **msgp)
 }
 
 int
-vsm_session_seal(struct vsm_session *s, const uint8_t *pt, size_t len,
-    nng_msg **msgp)
+vsm_session_seal(
+    struct vsm_session *s, const uint8_t *pt, size_t len, nng_msg **msgp)
 {
-	Vsm__Frame	    frame = VSM__FRAME__INIT;
-	Vsm__Transport	    tr = VSM__TRANSPORT__INIT;
+	Vsm__Frame          frame = VSM__FRAME__INIT;
+	Vsm__Transport      tr = VSM__TRANSPORT__INIT;
 	ProtobufCBinaryData chunks_small[4], *chunks = chunks_small;
-	uint8_t		   *ct = NULL, ad[AD_LEN];
-	size_t		    n = chunk_count(len), i, off, clen;
-	uint64_t	    first;
-	int		    ret = -1;
+	uint8_t            *ct = NULL, ad[AD_LEN];
+	size_t              n = chunk_count(len), i, off, clen;
+	uint64_t            first;
+	int                 ret = -1;
 
 	*msgp = NULL;
 	if (atomic_load(&s->dead) || n > UINT32_MAX)
@@ -177,7 +177,7 @@ vsm_session_seal(struct vsm_session *s, const uint8_t *pt, size_t len,
 		chunks[i].data = ct + off + i * VSM_NOISE_TAGLEN;
 		chunks[i].len = clen + VSM_NOISE_TAGLEN;
 		if (vsm_noise_cipher_encrypt_at(&s->tx, first + i, ad, AD_LEN,
-			pt + off, clen, chunks[i].data) != VSM_NOISE_OK)
+		        pt + off, clen, chunks[i].data) != VSM_NOISE_OK)
 			goto out;
 		off += clen;
 	}
@@ -202,12 +202,12 @@ replay_drop(enum vsm_replay_rc rc)
 }
 
 int
-vsm_session_open(struct vsm_session *s, const Vsm__Transport *t,
-    size_t maxlen, uint8_t **ptp, size_t *lenp, enum vsm_drop *why)
+vsm_session_open(struct vsm_session *s, const Vsm__Transport *t, size_t maxlen,
+    uint8_t **ptp, size_t *lenp, enum vsm_drop *why)
 {
 	enum vsm_replay_rc rc;
-	uint8_t		  *pt = NULL, ad[AD_LEN];
-	size_t		   i, total = 0, off = 0, clen;
+	uint8_t           *pt = NULL, ad[AD_LEN];
+	size_t             i, total = 0, off = 0, clen;
 
 	*ptp = NULL;
 	*lenp = 0;
@@ -221,7 +221,7 @@ vsm_session_open(struct vsm_session *s, const Vsm__Transport *t,
 		if (clen < VSM_NOISE_TAGLEN ||
 		    clen - VSM_NOISE_TAGLEN > VSM_CHUNK_MAX ||
 		    (i + 1 < t->n_chunk &&
-			clen - VSM_NOISE_TAGLEN != VSM_CHUNK_MAX)) {
+		        clen - VSM_NOISE_TAGLEN != VSM_CHUNK_MAX)) {
 			*why = VSM_DROP_MALFORMED;
 			return (-1);
 		}
@@ -244,11 +244,11 @@ vsm_session_open(struct vsm_session *s, const Vsm__Transport *t,
 	}
 	for (i = 0; i < t->n_chunk; i++) {
 		clen = t->chunk[i].len - VSM_NOISE_TAGLEN;
-		chunk_ad(ad, s->id, t->counter, (uint32_t)t->n_chunk,
-		    (uint32_t)i);
+		chunk_ad(
+		    ad, s->id, t->counter, (uint32_t)t->n_chunk, (uint32_t)i);
 		if (vsm_noise_cipher_decrypt_at(&s->rx, t->counter + i, ad,
-			AD_LEN, t->chunk[i].data, t->chunk[i].len,
-			pt + off) != VSM_NOISE_OK) {
+		        AD_LEN, t->chunk[i].data, t->chunk[i].len,
+		        pt + off) != VSM_NOISE_OK) {
 			*why = VSM_DROP_DECRYPT;
 			goto fail;
 		}

@@ -26,11 +26,11 @@ struct demo {
 };
 
 static int
-demo_authorize(void *arg, struct vsm_peer *peer, const Vsm__Hello *hello,
-    Vsm__Welcome *w)
+demo_authorize(
+    void *arg, struct vsm_peer *peer, const Vsm__Hello *hello, Vsm__Welcome *w)
 {
 	struct demo *d = arg;
-	char	     key[VSM_KEY_B64LEN];
+	char         key[VSM_KEY_B64LEN];
 
 	vsm_key_encode(peer->key, key);
 	if (sodium_memcmp(peer->key, d->enrolled, VSM_KEY_LEN) != 0) {
@@ -40,8 +40,8 @@ demo_authorize(void *arg, struct vsm_peer *peer, const Vsm__Hello *hello,
 		w->reason = "key not enrolled";
 		return (0);
 	}
-	printf("  controller: accepted %s (%s), session %016llx\n",
-	    hello->name, key, (unsigned long long)peer->session_id);
+	printf("  controller: accepted %s (%s), session %016llx\n", hello->name,
+	    key, (unsigned long long)peer->session_id);
 	w->status = VSM__WELCOME__STATUS__ACCEPTED;
 	w->heartbeat_ms = 5000;
 	return (0);
@@ -49,14 +49,14 @@ demo_authorize(void *arg, struct vsm_peer *peer, const Vsm__Hello *hello,
 
 /* Answer heartbeats with an ack and echoes with their data. */
 static void
-demo_request(void *arg, struct vsm_srv_req *req, const uint8_t *data,
-    size_t len)
+demo_request(
+    void *arg, struct vsm_srv_req *req, const uint8_t *data, size_t len)
 {
-	Vsm__Envelope	 *in, out = VSM__ENVELOPE__INIT;
+	Vsm__Envelope    *in, out = VSM__ENVELOPE__INIT;
 	Vsm__HeartbeatAck ack = VSM__HEARTBEAT_ACK__INIT;
-	Vsm__Error	  err = VSM__ERROR__INIT;
-	uint8_t		 *buf;
-	size_t		  n;
+	Vsm__Error        err = VSM__ERROR__INIT;
+	uint8_t          *buf;
+	size_t            n;
 
 	if ((in = vsm__envelope__unpack(NULL, len, data)) == NULL) {
 		vsm_srv_drop(req);
@@ -92,8 +92,8 @@ demo_request(void *arg, struct vsm_srv_req *req, const uint8_t *data,
 }
 
 static const struct vsm_server_ops demo_ops = {
-	.authorize = demo_authorize,
-	.request = demo_request,
+    .authorize = demo_authorize,
+    .request = demo_request,
 };
 
 /* Send one envelope and decode the answer; NULL with err set on failure. */
@@ -101,8 +101,8 @@ static Vsm__Envelope *
 call(struct vsm_client *c, const Vsm__Envelope *env, struct vsm_err *err)
 {
 	Vsm__Envelope *reply = NULL;
-	uint8_t	      *buf, *rep;
-	size_t	       n = vsm__envelope__get_packed_size(env), rlen;
+	uint8_t       *buf, *rep;
+	size_t         n = vsm__envelope__get_packed_size(env), rlen;
 
 	if ((buf = malloc(n ? n : 1)) == NULL) {
 		vsm_err_set(err, "out of memory");
@@ -121,7 +121,7 @@ call(struct vsm_client *c, const Vsm__Envelope *env, struct vsm_err *err)
 static int
 make_key(const char *dir, const char *name, struct vsm_keypair *kp)
 {
-	char	       path[4096], pub[VSM_KEY_B64LEN];
+	char           path[4096], pub[VSM_KEY_B64LEN];
 	struct vsm_err err;
 
 	snprintf(path, sizeof(path), "%s/%s.key", dir, name);
@@ -140,10 +140,10 @@ static struct vsm_client *
 agent(const char *url, const char *name, const struct vsm_keypair *kp,
     const uint8_t *pin)
 {
-	struct vsm_client_config cfg = { 0 };
-	Vsm__Hello		 hello = VSM__HELLO__INIT;
-	struct vsm_client	*c;
-	struct vsm_err		 err;
+	struct vsm_client_config cfg = {0};
+	Vsm__Hello               hello = VSM__HELLO__INIT;
+	struct vsm_client       *c;
+	struct vsm_err           err;
 
 	hello.name = (char *)name;
 	hello.agent_version = VSM_VERSION;
@@ -162,24 +162,23 @@ agent(const char *url, const char *name, const struct vsm_keypair *kp,
 int
 main(int argc, char *argv[])
 {
-	struct option		 opts[] = { { "dir", required_argument, NULL, 'd' },
-		 { "messages", required_argument, NULL, 'n' },
-		 { NULL, 0, NULL, 0 } };
-	char			 tmpl[] = "/tmp/vsm-demo.XXXXXX", url[64];
-	const char		*dir = NULL;
-	struct vsm_keypair	 ctl, db1, stranger;
-	struct vsm_server_config scfg = { 0 };
-	struct vsm_server	*srv = NULL;
-	struct vsm_server_stats	 st;
-	struct vsm_client	*c = NULL, *bad = NULL;
-	struct vsm_err		 err;
-	struct demo		 d;
-	Vsm__Envelope		 env = VSM__ENVELOPE__INIT, *rep;
-	Vsm__Heartbeat		 hb = VSM__HEARTBEAT__INIT;
-	Vsm__Echo		 echo = VSM__ECHO__INIT;
-	uint8_t			 data[1024];
-	long			 n = 1000, i;
-	int			 ch, ret = 1, status, j;
+	struct option      opts[] = {{"dir", required_argument, NULL, 'd'},
+	         {"messages", required_argument, NULL, 'n'}, {NULL, 0, NULL, 0}};
+	char               tmpl[] = "/tmp/vsm-demo.XXXXXX", url[64];
+	const char        *dir = NULL;
+	struct vsm_keypair ctl, db1, stranger;
+	struct vsm_server_config scfg = {0};
+	struct vsm_server       *srv = NULL;
+	struct vsm_server_stats  st;
+	struct vsm_client       *c = NULL, *bad = NULL;
+	struct vsm_err           err;
+	struct demo              d;
+	Vsm__Envelope            env = VSM__ENVELOPE__INIT, *rep;
+	Vsm__Heartbeat           hb = VSM__HEARTBEAT__INIT;
+	Vsm__Echo                echo = VSM__ECHO__INIT;
+	uint8_t                  data[1024];
+	long                     n = 1000, i;
+	int                      ch, ret = 1, status, j;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
@@ -191,12 +190,14 @@ main(int argc, char *argv[])
 			break;
 		default:
 			fprintf(stderr,
-			    "usage: vsm-channel-demo [--dir DIR] [--messages N]\n");
+			    "usage: vsm-channel-demo [--dir DIR] [--messages "
+			    "N]\n");
 			return (2);
 		}
 	}
 	if (n < 1 || n > 10000000) {
-		fprintf(stderr, "vsm-channel-demo: --messages must be 1..1e7\n");
+		fprintf(
+		    stderr, "vsm-channel-demo: --messages must be 1..1e7\n");
 		return (2);
 	}
 	if (sodium_init() < 0)
@@ -259,8 +260,9 @@ main(int argc, char *argv[])
 		    rep->body_case != VSM__ENVELOPE__BODY_ECHO ||
 		    rep->echo->data.len != sizeof(data) ||
 		    memcmp(rep->echo->data.data, data, sizeof(data)) != 0) {
-			fprintf(stderr, "vsm-channel-demo: echo %ld failed%s%s\n",
-			    i, rep ? "" : ": ", rep ? "" : err.msg);
+			fprintf(stderr,
+			    "vsm-channel-demo: echo %ld failed%s%s\n", i,
+			    rep ? "" : ": ", rep ? "" : err.msg);
 			vsm__envelope__free_unpacked(rep, NULL);
 			goto out;
 		}
@@ -279,8 +281,7 @@ main(int argc, char *argv[])
 
 	vsm_server_stats(srv, &st);
 	printf("5. controller counters: sessions=%llu requests=%llu",
-	    (unsigned long long)st.handshakes,
-	    (unsigned long long)st.requests);
+	    (unsigned long long)st.handshakes, (unsigned long long)st.requests);
 	for (j = 0; j < VSM_DROP_MAX; j++)
 		if (st.drops[j] != 0)
 			printf(" %s=%llu", vsm_drop_name(j),

@@ -28,23 +28,23 @@ extern char **environ;
 #define MAX_KEYS 8
 
 struct fixture {
-	char		    url[64];
-	struct vsm_keypair  skey;	     /* controller */
-	struct vsm_keypair  agent;	     /* an accepted agent */
-	uint8_t		    allowed[MAX_KEYS][VSM_KEY_LEN];
-	int		    nallowed;
+	char                url[64];
+	struct vsm_keypair  skey;  /* controller */
+	struct vsm_keypair  agent; /* an accepted agent */
+	uint8_t             allowed[MAX_KEYS][VSM_KEY_LEN];
+	int                 nallowed;
 	struct vsm_server  *srv;
-	pthread_mutex_t	    mtx;
-	struct vsm_srv_req *held;	     /* a request kept unanswered */
-	atomic_int	    closed;	     /* sessions ended */
+	pthread_mutex_t     mtx;
+	struct vsm_srv_req *held;   /* a request kept unanswered */
+	atomic_int          closed; /* sessions ended */
 };
 
 static int
-fx_authorize(void *arg, struct vsm_peer *peer, const Vsm__Hello *hello,
-    Vsm__Welcome *w)
+fx_authorize(
+    void *arg, struct vsm_peer *peer, const Vsm__Hello *hello, Vsm__Welcome *w)
 {
 	struct fixture *fx = arg;
-	int		i;
+	int             i;
 
 	for (i = 0; i < fx->nallowed; i++)
 		if (memcmp(fx->allowed[i], peer->key, VSM_KEY_LEN) == 0) {
@@ -61,8 +61,8 @@ static void
 fx_request(void *arg, struct vsm_srv_req *req, const uint8_t *data, size_t len)
 {
 	struct fixture *fx = arg;
-	uint8_t	       *out;
-	size_t		i;
+	uint8_t        *out;
+	size_t          i;
 
 	if (len == 4 && memcmp(data, "Hold", 4) == 0) {
 		pthread_mutex_lock(&fx->mtx);
@@ -89,18 +89,18 @@ fx_closed(void *arg, struct vsm_peer *peer)
 }
 
 static const struct vsm_server_ops fx_ops = {
-	.authorize = fx_authorize,
-	.request = fx_request,
-	.closed = fx_closed,
+    .authorize = fx_authorize,
+    .request = fx_request,
+    .closed = fx_closed,
 };
 
 static int
 setup(void **state)
 {
-	struct fixture		*fx = calloc(1, sizeof(*fx));
-	struct vsm_server_config cfg = { 0 };
-	struct vsm_err		 err;
-	int			 tries;
+	struct fixture          *fx = calloc(1, sizeof(*fx));
+	struct vsm_server_config cfg = {0};
+	struct vsm_err           err;
+	int                      tries;
 
 	assert_non_null(fx);
 	pthread_mutex_init(&fx->mtx, NULL);
@@ -136,13 +136,13 @@ teardown(void **state)
 }
 
 static struct vsm_client *
-client_for(struct fixture *fx, const struct vsm_keypair *key,
-    const uint8_t *pin)
+client_for(
+    struct fixture *fx, const struct vsm_keypair *key, const uint8_t *pin)
 {
-	struct vsm_client_config cfg = { 0 };
-	Vsm__Hello		 hello = VSM__HELLO__INIT;
-	struct vsm_client	*c;
-	struct vsm_err		 err;
+	struct vsm_client_config cfg = {0};
+	Vsm__Hello               hello = VSM__HELLO__INIT;
+	struct vsm_client       *c;
+	struct vsm_err           err;
 
 	hello.name = "test-agent";
 	hello.proto_version = VSM_CHAN_VERSION;
@@ -169,8 +169,8 @@ static uint64_t
 total_drops(struct fixture *fx)
 {
 	struct vsm_server_stats st;
-	uint64_t		n = 0;
-	int			i;
+	uint64_t                n = 0;
+	int                     i;
 
 	vsm_server_stats(fx->srv, &st);
 	for (i = 0; i < VSM_DROP_MAX; i++)
@@ -183,12 +183,12 @@ static void
 assert_still_serving(struct fixture *fx)
 {
 	struct vsm_client *c = client_for(fx, &fx->agent, fx->skey.pub);
-	struct vsm_err	   err;
-	uint8_t		  *rep;
-	size_t		   rlen;
+	struct vsm_err     err;
+	uint8_t           *rep;
+	size_t             rlen;
 
-	if (vsm_client_call(c, (const uint8_t *)"abc", 3, &rep, &rlen, 5000,
-		&err) != 0)
+	if (vsm_client_call(
+	        c, (const uint8_t *)"abc", 3, &rep, &rlen, 5000, &err) != 0)
 		fail_msg("server stopped serving: %s", err.msg);
 	assert_int_equal(rlen, 3);
 	assert_memory_equal(rep, "cba", 3);
@@ -199,7 +199,7 @@ assert_still_serving(struct fixture *fx)
 static int
 no_sessions(void *arg)
 {
-	struct fixture	       *fx = arg;
+	struct fixture         *fx = arg;
 	struct vsm_server_stats st;
 
 	vsm_server_stats(fx->srv, &st);
@@ -220,14 +220,14 @@ check_echo(const uint8_t *req, size_t len, const uint8_t *rep, size_t rlen)
 static void
 test_handshake_then_10000_messages_both_ways(void **state)
 {
-	struct fixture	       *fx = *state;
+	struct fixture         *fx = *state;
 	struct vsm_client      *c = client_for(fx, &fx->agent, fx->skey.pub);
 	struct vsm_server_stats st;
 	struct vsm_client_stats cst;
-	struct vsm_err		err;
-	uint8_t		       *buf, *rep;
-	size_t			len, rlen;
-	int			i, status;
+	struct vsm_err          err;
+	uint8_t                *buf, *rep;
+	size_t                  len, rlen;
+	int                     i, status;
 
 	if (vsm_client_connect(c, 5000, &status, &err) != 0)
 		fail_msg("connect: %s", err.msg);
@@ -242,8 +242,10 @@ test_handshake_then_10000_messages_both_ways(void **state)
 		    0) {
 			vsm_server_stats(fx->srv, &st);
 			for (int j = 0; j < VSM_DROP_MAX; j++)
-				fprintf(stderr, "%s=%lu ", vsm_drop_name(j), (unsigned long)st.drops[j]);
-			fprintf(stderr, "req=%lu\n", (unsigned long)st.requests);
+				fprintf(stderr, "%s=%lu ", vsm_drop_name(j),
+				    (unsigned long)st.drops[j]);
+			fprintf(
+			    stderr, "req=%lu\n", (unsigned long)st.requests);
 			fail_msg("message %d: %s", i, err.msg);
 		}
 		check_echo(buf, len, rep, rlen);
@@ -264,17 +266,17 @@ static void
 test_tampered_ciphertext_is_dropped(void **state)
 {
 	struct fixture *fx = *state;
-	struct tu_raw	raw;
-	nng_msg	       *reply;
-	uint8_t	       *frame, *pt;
-	size_t		flen, len;
+	struct tu_raw   raw;
+	nng_msg        *reply;
+	uint8_t        *frame, *pt;
+	size_t          flen, len;
 
-	assert_int_equal(tu_raw_connect(&raw, fx->url, &fx->agent,
-			     fx->skey.pub), 0);
+	assert_int_equal(
+	    tu_raw_connect(&raw, fx->url, &fx->agent, fx->skey.pub), 0);
 	frame = tu_raw_seal(&raw, "hello", 5, &flen);
 	frame[flen - 3] ^= 0x01; /* inside the tag of the last chunk */
-	assert_int_equal(tu_raw_send(&raw, frame, flen, 300, &reply),
-	    NNG_ETIMEDOUT);
+	assert_int_equal(
+	    tu_raw_send(&raw, frame, flen, 300, &reply), NNG_ETIMEDOUT);
 	assert_int_equal(drops(fx, VSM_DROP_DECRYPT), 1);
 	free(frame);
 	/* The same session still works with an honest message. */
@@ -294,19 +296,19 @@ static void
 test_replayed_counter_is_dropped(void **state)
 {
 	struct fixture *fx = *state;
-	struct tu_raw	raw;
-	nng_msg	       *reply;
-	uint8_t	       *frame, *frame2, *pt;
-	size_t		flen, flen2, len;
+	struct tu_raw   raw;
+	nng_msg        *reply;
+	uint8_t        *frame, *frame2, *pt;
+	size_t          flen, flen2, len;
 
-	assert_int_equal(tu_raw_connect(&raw, fx->url, &fx->agent,
-			     fx->skey.pub), 0);
+	assert_int_equal(
+	    tu_raw_connect(&raw, fx->url, &fx->agent, fx->skey.pub), 0);
 	frame = tu_raw_seal(&raw, "once", 4, &flen);
 	assert_int_equal(tu_raw_send(&raw, frame, flen, 5000, &reply), 0);
 	nng_msg_free(reply);
 	/* The very same bytes again: a replay. */
-	assert_int_equal(tu_raw_send(&raw, frame, flen, 300, &reply),
-	    NNG_ETIMEDOUT);
+	assert_int_equal(
+	    tu_raw_send(&raw, frame, flen, 300, &reply), NNG_ETIMEDOUT);
 	assert_int_equal(drops(fx, VSM_DROP_REPLAY), 1);
 	/* A fresh message on the same session is served. */
 	frame2 = tu_raw_seal(&raw, "again", 5, &flen2);
@@ -325,24 +327,24 @@ static void
 test_message_moved_to_another_pipe_is_dropped(void **state)
 {
 	struct fixture *fx = *state;
-	struct tu_raw	a, b, bare;
-	nng_msg	       *reply;
-	uint8_t	       *frame;
-	size_t		flen;
+	struct tu_raw   a, b, bare;
+	nng_msg        *reply;
+	uint8_t        *frame;
+	size_t          flen;
 
-	assert_int_equal(tu_raw_connect(&a, fx->url, &fx->agent,
-			     fx->skey.pub), 0);
-	assert_int_equal(tu_raw_connect(&b, fx->url, &fx->agent,
-			     fx->skey.pub), 0);
+	assert_int_equal(
+	    tu_raw_connect(&a, fx->url, &fx->agent, fx->skey.pub), 0);
+	assert_int_equal(
+	    tu_raw_connect(&b, fx->url, &fx->agent, fx->skey.pub), 0);
 	/* Sealed for a's session, sent over b's connection. */
 	frame = tu_raw_seal(&a, "moved", 5, &flen);
-	assert_int_equal(tu_raw_send(&b, frame, flen, 300, &reply),
-	    NNG_ETIMEDOUT);
+	assert_int_equal(
+	    tu_raw_send(&b, frame, flen, 300, &reply), NNG_ETIMEDOUT);
 	assert_int_equal(drops(fx, VSM_DROP_CROSS_PIPE), 1);
 	/* ...and over a connection that never shook hands. */
 	assert_int_equal(tu_raw_dial(&bare, fx->url), 0);
-	assert_int_equal(tu_raw_send(&bare, frame, flen, 300, &reply),
-	    NNG_ETIMEDOUT);
+	assert_int_equal(
+	    tu_raw_send(&bare, frame, flen, 300, &reply), NNG_ETIMEDOUT);
 	assert_int_equal(drops(fx, VSM_DROP_CROSS_PIPE), 2);
 	nng_close(bare.sock);
 	/* The message is still good on its own pipe. */
@@ -358,20 +360,20 @@ static void
 test_transport_before_handshake_is_dropped(void **state)
 {
 	struct fixture *fx = *state;
-	struct tu_raw	a, bare;
-	nng_msg	       *reply;
-	uint8_t	       *frame;
-	size_t		flen;
+	struct tu_raw   a, bare;
+	nng_msg        *reply;
+	uint8_t        *frame;
+	size_t          flen;
 
 	/* A session that is gone: its id is known nowhere any more. */
-	assert_int_equal(tu_raw_connect(&a, fx->url, &fx->agent,
-			     fx->skey.pub), 0);
+	assert_int_equal(
+	    tu_raw_connect(&a, fx->url, &fx->agent, fx->skey.pub), 0);
 	frame = tu_raw_seal(&a, "late", 4, &flen);
 	tu_raw_close(&a);
 	assert_true(tu_wait(no_sessions, fx, 5000));
 	assert_int_equal(tu_raw_dial(&bare, fx->url), 0);
-	assert_int_equal(tu_raw_send(&bare, frame, flen, 300, &reply),
-	    NNG_ETIMEDOUT);
+	assert_int_equal(
+	    tu_raw_send(&bare, frame, flen, 300, &reply), NNG_ETIMEDOUT);
 	nng_close(bare.sock);
 	free(frame);
 	assert_int_equal(drops(fx, VSM_DROP_NO_SESSION), 1);
@@ -381,13 +383,13 @@ test_transport_before_handshake_is_dropped(void **state)
 static void
 test_unknown_agent_key_is_refused(void **state)
 {
-	struct fixture	  *fx = *state;
+	struct fixture    *fx = *state;
 	struct vsm_keypair stranger;
 	struct vsm_client *c;
-	struct vsm_err	   err;
-	uint8_t		  *rep;
-	size_t		   rlen;
-	int		   status;
+	struct vsm_err     err;
+	uint8_t           *rep;
+	size_t             rlen;
+	int                status;
 
 	vsm_keypair_generate(&stranger);
 	c = client_for(fx, &stranger, fx->skey.pub);
@@ -395,7 +397,8 @@ test_unknown_agent_key_is_refused(void **state)
 	assert_int_equal(status, VSM__WELCOME__STATUS__UNKNOWN_KEY);
 	assert_non_null(strstr(err.msg, "does not know our key"));
 	assert_int_equal(vsm_client_call(c, (const uint8_t *)"x", 1, &rep,
-			     &rlen, 2000, &err), -1);
+	                     &rlen, 2000, &err),
+	    -1);
 	assert_int_equal(drops(fx, VSM_DROP_HS_DENIED), 2);
 	assert_int_equal(no_sessions(fx), 1);
 	vsm_client_close(c);
@@ -405,11 +408,11 @@ test_unknown_agent_key_is_refused(void **state)
 static void
 test_wrong_controller_key_is_refused_by_agent(void **state)
 {
-	struct fixture	  *fx = *state;
+	struct fixture    *fx = *state;
 	struct vsm_keypair other;
 	struct vsm_client *c;
-	struct vsm_err	   err;
-	int		   status;
+	struct vsm_err     err;
+	int                status;
 
 	vsm_keypair_generate(&other);
 	c = client_for(fx, &fx->agent, other.pub);
@@ -424,13 +427,13 @@ test_wrong_controller_key_is_refused_by_agent(void **state)
 static void
 test_truncated_handshake_is_refused(void **state)
 {
-	struct fixture	  *fx = *state;
-	Vsm__Frame	   f = VSM__FRAME__INIT, *rf;
+	struct fixture    *fx = *state;
+	Vsm__Frame         f = VSM__FRAME__INIT, *rf;
 	Vsm__HandshakeInit init = VSM__HANDSHAKE_INIT__INIT;
-	struct tu_raw	   raw;
-	uint8_t		   noise[40], buf[128];
-	size_t		   len;
-	nng_msg		  *reply;
+	struct tu_raw      raw;
+	uint8_t            noise[40], buf[128];
+	size_t             len;
+	nng_msg           *reply;
 
 	assert_int_equal(tu_raw_dial(&raw, fx->url), 0);
 	/* 40 bytes: less than one ephemeral key and an encrypted static. */
@@ -445,14 +448,14 @@ test_truncated_handshake_is_refused(void **state)
 	rf = vsm_frame_unpack(nng_msg_body(reply), nng_msg_len(reply));
 	assert_non_null(rf);
 	assert_int_equal(rf->kind_case, VSM__FRAME__KIND_HS_ERROR);
-	assert_int_equal(rf->hs_error->code,
-	    VSM__HANDSHAKE_ERROR__CODE__MALFORMED);
+	assert_int_equal(
+	    rf->hs_error->code, VSM__HANDSHAKE_ERROR__CODE__MALFORMED);
 	vsm_frame_free(rf);
 	nng_msg_free(reply);
 	assert_int_equal(drops(fx, VSM_DROP_HS_MALFORMED), 1);
 	/* A frame cut in the middle does not even decode. */
-	assert_int_equal(tu_raw_send(&raw, buf, len / 2, 300, &reply),
-	    NNG_ETIMEDOUT);
+	assert_int_equal(
+	    tu_raw_send(&raw, buf, len / 2, 300, &reply), NNG_ETIMEDOUT);
 	assert_int_equal(drops(fx, VSM_DROP_MALFORMED), 1);
 	nng_close(raw.sock);
 	assert_still_serving(fx);
@@ -462,9 +465,9 @@ test_truncated_handshake_is_refused(void **state)
 static int
 run_nngcat(const char *url, const char *data)
 {
-	char *argv[] = { "nngcat", "--req0", "--dial", (char *)url, "--data",
-		(char *)data, "--recv-timeout", "1", "--send-timeout", "2",
-		"--silent", NULL };
+	char *argv[] = {"nngcat", "--req0", "--dial", (char *)url, "--data",
+	    (char *)data, "--recv-timeout", "1", "--send-timeout", "2",
+	    "--silent", NULL};
 	pid_t pid;
 	int   st;
 
@@ -495,19 +498,19 @@ test_nngcat_garbage_is_dropped(void **state)
 
 struct held_call {
 	struct vsm_client *c;
-	int		   rc;
-	struct vsm_err	   err;
+	int                rc;
+	struct vsm_err     err;
 };
 
 static void *
 held_call_main(void *arg)
 {
 	struct held_call *hc = arg;
-	uint8_t		 *rep;
-	size_t		  rlen;
+	uint8_t          *rep;
+	size_t            rlen;
 
-	hc->rc = vsm_client_call(hc->c, (const uint8_t *)"Hold", 4, &rep,
-	    &rlen, 30000, &hc->err);
+	hc->rc = vsm_client_call(
+	    hc->c, (const uint8_t *)"Hold", 4, &rep, &rlen, 30000, &hc->err);
 	if (hc->rc == 0)
 		free(rep);
 	return (NULL);
@@ -517,7 +520,7 @@ static int
 request_held(void *arg)
 {
 	struct fixture *fx = arg;
-	int		held;
+	int             held;
 
 	pthread_mutex_lock(&fx->mtx);
 	held = fx->held != NULL;
@@ -542,12 +545,12 @@ client_lost_pipe(void *arg)
 static void
 test_kick_ends_session_and_cancels_inflight(void **state)
 {
-	struct fixture	 *fx = *state;
-	struct held_call  hc = { 0 };
-	pthread_t	  th;
-	struct vsm_err	  err;
-	uint8_t		 *rep;
-	size_t		  rlen;
+	struct fixture         *fx = *state;
+	struct held_call        hc = {0};
+	pthread_t               th;
+	struct vsm_err          err;
+	uint8_t                *rep;
+	size_t                  rlen;
 	struct vsm_client_stats cst;
 
 	hc.c = client_for(fx, &fx->agent, fx->skey.pub);
@@ -562,13 +565,12 @@ test_kick_ends_session_and_cancels_inflight(void **state)
 	assert_true(tu_wait(no_sessions, fx, 5000));
 	assert_int_equal(atomic_load(&fx->closed), 1);
 	/* The held request is answered into the void: nothing breaks. */
-	assert_int_equal(vsm_srv_reply(fx->held, (const uint8_t *)"z", 1),
-	    -1);
+	assert_int_equal(vsm_srv_reply(fx->held, (const uint8_t *)"z", 1), -1);
 	fx->held = NULL;
 	/* Reconnects with a new handshake; the old ciphertext never shows. */
 	assert_true(tu_wait(client_lost_pipe, hc.c, 5000));
-	if (vsm_client_call(hc.c, (const uint8_t *)"ab", 2, &rep, &rlen, 10000,
-		&err) != 0)
+	if (vsm_client_call(
+	        hc.c, (const uint8_t *)"ab", 2, &rep, &rlen, 10000, &err) != 0)
 		fail_msg("after kick: %s", err.msg);
 	free(rep);
 	vsm_client_stats(hc.c, &cst);
@@ -580,16 +582,16 @@ test_kick_ends_session_and_cancels_inflight(void **state)
 static void
 test_oversized_payload_is_dropped(void **state)
 {
-	struct fixture	  *fx = *state;
+	struct fixture    *fx = *state;
 	struct vsm_client *c = client_for(fx, &fx->agent, fx->skey.pub);
-	struct vsm_err	   err;
-	uint8_t		  *big, *rep;
-	size_t		   rlen, len = (1 << 20) + 1;
+	struct vsm_err     err;
+	uint8_t           *big, *rep;
+	size_t             rlen, len = (1 << 20) + 1;
 
 	big = calloc(1, len);
 	assert_non_null(big);
-	assert_int_equal(vsm_client_call(c, big, len, &rep, &rlen, 500, &err),
-	    -1);
+	assert_int_equal(
+	    vsm_client_call(c, big, len, &rep, &rlen, 500, &err), -1);
 	assert_int_equal(drops(fx, VSM_DROP_OVERSIZE), 1);
 	free(big);
 	vsm_client_close(c);
@@ -600,9 +602,9 @@ test_oversized_payload_is_dropped(void **state)
 static Vsm__Frame *
 send_frame(struct tu_raw *raw, Vsm__Frame *f)
 {
-	uint8_t	    buf[1024];
-	size_t	    len = vsm__frame__pack(f, buf);
-	nng_msg	   *reply;
+	uint8_t     buf[1024];
+	size_t      len = vsm__frame__pack(f, buf);
+	nng_msg    *reply;
 	Vsm__Frame *rf;
 
 	assert_int_equal(tu_raw_send(raw, buf, len, 5000, &reply), 0);
@@ -615,11 +617,11 @@ send_frame(struct tu_raw *raw, Vsm__Frame *f)
 static void
 test_unsupported_channel_version_is_refused(void **state)
 {
-	struct fixture	  *fx = *state;
-	Vsm__Frame	   f = VSM__FRAME__INIT, *rf;
+	struct fixture    *fx = *state;
+	Vsm__Frame         f = VSM__FRAME__INIT, *rf;
 	Vsm__HandshakeInit init = VSM__HANDSHAKE_INIT__INIT;
-	struct tu_raw	   raw;
-	uint8_t		   noise[96] = { 0 };
+	struct tu_raw      raw;
+	uint8_t            noise[96] = {0};
 
 	assert_int_equal(tu_raw_dial(&raw, fx->url), 0);
 	init.version = VSM_CHAN_VERSION + 1;
@@ -629,8 +631,8 @@ test_unsupported_channel_version_is_refused(void **state)
 	f.hs_init = &init;
 	rf = send_frame(&raw, &f);
 	assert_int_equal(rf->kind_case, VSM__FRAME__KIND_HS_ERROR);
-	assert_int_equal(rf->hs_error->code,
-	    VSM__HANDSHAKE_ERROR__CODE__VERSION);
+	assert_int_equal(
+	    rf->hs_error->code, VSM__HANDSHAKE_ERROR__CODE__VERSION);
 	vsm_frame_free(rf);
 	assert_int_equal(drops(fx, VSM_DROP_HS_VERSION), 1);
 	nng_close(raw.sock);
@@ -640,21 +642,21 @@ test_unsupported_channel_version_is_refused(void **state)
 static void
 test_frame_of_the_wrong_direction_is_dropped(void **state)
 {
-	struct fixture	    *fx = *state;
-	Vsm__Frame	     f = VSM__FRAME__INIT;
+	struct fixture     *fx = *state;
+	Vsm__Frame          f = VSM__FRAME__INIT;
 	Vsm__HandshakeError e = VSM__HANDSHAKE_ERROR__INIT;
-	struct tu_raw	     raw;
-	uint8_t		     buf[64];
-	size_t		     len;
-	nng_msg		    *reply;
+	struct tu_raw       raw;
+	uint8_t             buf[64];
+	size_t              len;
+	nng_msg            *reply;
 
 	assert_int_equal(tu_raw_dial(&raw, fx->url), 0);
 	e.reason = "agents do not send this";
 	f.kind_case = VSM__FRAME__KIND_HS_ERROR;
 	f.hs_error = &e;
 	len = vsm__frame__pack(&f, buf);
-	assert_int_equal(tu_raw_send(&raw, buf, len, 300, &reply),
-	    NNG_ETIMEDOUT);
+	assert_int_equal(
+	    tu_raw_send(&raw, buf, len, 300, &reply), NNG_ETIMEDOUT);
 	assert_int_equal(drops(fx, VSM_DROP_UNEXPECTED), 1);
 	nng_close(raw.sock);
 	assert_still_serving(fx);
@@ -668,25 +670,25 @@ test_frame_of_the_wrong_direction_is_dropped(void **state)
 static void
 test_second_handshake_on_a_pipe(void **state)
 {
-	struct fixture	  *fx = *state;
+	struct fixture    *fx = *state;
 	struct vsm_keypair other;
-	struct tu_raw	   raw;
-	nng_msg		  *reply;
-	uint8_t		  *old_frame, *frame;
-	size_t		   oldlen, flen;
+	struct tu_raw      raw;
+	nng_msg           *reply;
+	uint8_t           *old_frame, *frame;
+	size_t             oldlen, flen;
 
 	vsm_keypair_generate(&other);
 	memcpy(fx->allowed[fx->nallowed++], other.pub, VSM_KEY_LEN);
-	assert_int_equal(tu_raw_connect(&raw, fx->url, &fx->agent,
-			     fx->skey.pub), 0);
+	assert_int_equal(
+	    tu_raw_connect(&raw, fx->url, &fx->agent, fx->skey.pub), 0);
 	old_frame = tu_raw_seal(&raw, "old", 3, &oldlen);
 	/* Another key on the same pipe: refused, counted. */
 	assert_int_equal(tu_raw_handshake(&raw, &other, fx->skey.pub), -1);
 	assert_int_equal(drops(fx, VSM_DROP_HS_REKEY), 1);
 	/* The same key again: a re-key; the old session is gone. */
 	assert_int_equal(tu_raw_handshake(&raw, &fx->agent, fx->skey.pub), 0);
-	assert_int_equal(tu_raw_send(&raw, old_frame, oldlen, 300, &reply),
-	    NNG_ETIMEDOUT);
+	assert_int_equal(
+	    tu_raw_send(&raw, old_frame, oldlen, 300, &reply), NNG_ETIMEDOUT);
 	assert_int_equal(drops(fx, VSM_DROP_BAD_SESSION), 1);
 	frame = tu_raw_seal(&raw, "new", 3, &flen);
 	assert_int_equal(tu_raw_send(&raw, frame, flen, 5000, &reply), 0);
@@ -714,15 +716,15 @@ client_dial_failed(void *arg)
 static void
 test_client_redials_after_controller_restart(void **state)
 {
-	struct fixture		*fx = *state;
-	struct vsm_client_config ccfg = { 0 };
-	struct vsm_server_config scfg = { 0 };
-	Vsm__Hello		 hello = VSM__HELLO__INIT;
-	struct vsm_client	*c;
-	struct vsm_client_stats	 cst;
-	struct vsm_err		 err;
-	uint8_t			*rep;
-	size_t			 rlen;
+	struct fixture          *fx = *state;
+	struct vsm_client_config ccfg = {0};
+	struct vsm_server_config scfg = {0};
+	Vsm__Hello               hello = VSM__HELLO__INIT;
+	struct vsm_client       *c;
+	struct vsm_client_stats  cst;
+	struct vsm_err           err;
+	uint8_t                 *rep;
+	size_t                   rlen;
 
 	hello.name = "redial";
 	ccfg.url = fx->url;
@@ -733,7 +735,8 @@ test_client_redials_after_controller_restart(void **state)
 	ccfg.backoff_cap_ms = 400;
 	assert_int_equal(vsm_client_open(&c, &ccfg, &err), 0);
 	assert_int_equal(vsm_client_call(c, (const uint8_t *)"a", 1, &rep,
-			     &rlen, 5000, &err), 0);
+	                     &rlen, 5000, &err),
+	    0);
 	free(rep);
 	vsm_server_stop(fx->srv);
 	fx->srv = NULL;
@@ -745,8 +748,8 @@ test_client_redials_after_controller_restart(void **state)
 	scfg.arg = fx;
 	if (vsm_server_start(&fx->srv, &scfg, &err) != 0)
 		fail_msg("restart: %s", err.msg);
-	if (vsm_client_call(c, (const uint8_t *)"bc", 2, &rep, &rlen, 10000,
-		&err) != 0)
+	if (vsm_client_call(
+	        c, (const uint8_t *)"bc", 2, &rep, &rlen, 10000, &err) != 0)
 		fail_msg("after restart: %s", err.msg);
 	assert_memory_equal(rep, "cb", 2);
 	free(rep);
@@ -760,44 +763,36 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-		    test_handshake_then_10000_messages_both_ways, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_tampered_ciphertext_is_dropped, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_replayed_counter_is_dropped, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_message_moved_to_another_pipe_is_dropped, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_transport_before_handshake_is_dropped, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_unknown_agent_key_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_wrong_controller_key_is_refused_by_agent, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_truncated_handshake_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_nngcat_garbage_is_dropped,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_kick_ends_session_and_cancels_inflight, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_oversized_payload_is_dropped, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_unsupported_channel_version_is_refused, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_frame_of_the_wrong_direction_is_dropped, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_second_handshake_on_a_pipe, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_client_redials_after_controller_restart, setup,
-		    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_handshake_then_10000_messages_both_ways, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_tampered_ciphertext_is_dropped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_replayed_counter_is_dropped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_message_moved_to_another_pipe_is_dropped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_transport_before_handshake_is_dropped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_unknown_agent_key_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_wrong_controller_key_is_refused_by_agent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_truncated_handshake_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_nngcat_garbage_is_dropped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_kick_ends_session_and_cancels_inflight, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_oversized_payload_is_dropped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_unsupported_channel_version_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_frame_of_the_wrong_direction_is_dropped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_second_handshake_on_a_pipe, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_client_redials_after_controller_restart, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

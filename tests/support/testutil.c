@@ -17,8 +17,8 @@ void
 tu_loopback_url(char *buf, size_t cap)
 {
 	struct sockaddr_in sin;
-	socklen_t	   len = sizeof(sin);
-	int		   fd;
+	socklen_t          len = sizeof(sin);
+	int                fd;
 
 	/* Let the kernel pick a free port, then hand it to the test. */
 	memset(&sin, 0, sizeof(sin));
@@ -37,8 +37,8 @@ tu_loopback_url(char *buf, size_t cap)
 int
 tu_wait(int (*cond)(void *), void *arg, int ms)
 {
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
-	int		i, v = 0;
+	struct timespec ts = {0, 10 * 1000 * 1000};
+	int             i, v = 0;
 
 	for (i = 0; i <= ms / 10; i++) {
 		if ((v = cond(arg)) != 0)
@@ -49,11 +49,11 @@ tu_wait(int (*cond)(void *), void *arg, int ms)
 }
 
 int
-tu_raw_send(struct tu_raw *raw, const void *buf, size_t len, int ms,
-    nng_msg **replyp)
+tu_raw_send(
+    struct tu_raw *raw, const void *buf, size_t len, int ms, nng_msg **replyp)
 {
 	nng_msg *msg;
-	int	 rv;
+	int      rv;
 
 	*replyp = NULL;
 	nng_socket_set_ms(raw->sock, NNG_OPT_RECVTIMEO, ms);
@@ -73,22 +73,22 @@ tu_raw_handshake(struct tu_raw *raw, const struct vsm_keypair *key,
     const uint8_t *server_key)
 {
 	struct vsm_noise_hs_config cfg = {
-		.protocol = VSM_CHAN_PROTOCOL,
-		.initiator = 1,
-		.prologue = (const uint8_t *)VSM_CHAN_PROLOGUE,
-		.prologue_len = sizeof(VSM_CHAN_PROLOGUE) - 1,
-		.s = key->priv,
-		.rs = server_key,
+	    .protocol = VSM_CHAN_PROTOCOL,
+	    .initiator = 1,
+	    .prologue = (const uint8_t *)VSM_CHAN_PROLOGUE,
+	    .prologue_len = sizeof(VSM_CHAN_PROLOGUE) - 1,
+	    .s = key->priv,
+	    .rs = server_key,
 	};
 	struct vsm_noise_hs *hs = NULL;
-	Vsm__Hello	     hello = VSM__HELLO__INIT;
+	Vsm__Hello           hello = VSM__HELLO__INIT;
 	Vsm__HandshakeInit   init = VSM__HANDSHAKE_INIT__INIT;
-	Vsm__Frame	     f = VSM__FRAME__INIT, *rf = NULL;
-	Vsm__Welcome	    *wel = NULL;
-	uint8_t		     hb[512], m1[1024], fb[2048], pl[1024];
-	size_t		     hlen, m1len, flen, pllen;
-	nng_msg		    *reply = NULL;
-	int		     ret = -1;
+	Vsm__Frame           f = VSM__FRAME__INIT, *rf = NULL;
+	Vsm__Welcome        *wel = NULL;
+	uint8_t              hb[512], m1[1024], fb[2048], pl[1024];
+	size_t               hlen, m1len, flen, pllen;
+	nng_msg             *reply = NULL;
+	int                  ret = -1;
 
 	raw->status = 0;
 	hello.name = "raw-agent";
@@ -96,7 +96,7 @@ tu_raw_handshake(struct tu_raw *raw, const struct vsm_keypair *key,
 	hlen = vsm__hello__pack(&hello, hb);
 	if (vsm_noise_hs_new(&hs, &cfg) != VSM_NOISE_OK ||
 	    vsm_noise_hs_write(hs, hb, hlen, m1, sizeof(m1), &m1len) !=
-		VSM_NOISE_OK)
+	        VSM_NOISE_OK)
 		goto out;
 	init.version = VSM_CHAN_VERSION;
 	init.noise.data = m1;
@@ -110,8 +110,7 @@ tu_raw_handshake(struct tu_raw *raw, const struct vsm_keypair *key,
 	if (rf == NULL || rf->kind_case != VSM__FRAME__KIND_HS_RESP)
 		goto out;
 	if (vsm_noise_hs_read(hs, rf->hs_resp->noise.data,
-		rf->hs_resp->noise.len, pl, sizeof(pl), &pllen) !=
-	    VSM_NOISE_OK)
+	        rf->hs_resp->noise.len, pl, sizeof(pl), &pllen) != VSM_NOISE_OK)
 		goto out;
 	if ((wel = vsm__welcome__unpack(NULL, pllen, pl)) == NULL)
 		goto out;
@@ -138,8 +137,8 @@ tu_raw_dial(struct tu_raw *raw, const char *url)
 	memset(raw, 0, sizeof(*raw));
 	if (nng_req0_open(&raw->sock) != 0)
 		return (-1);
-	nng_socket_set_ms(raw->sock, NNG_OPT_REQ_RESENDTIME,
-	    NNG_DURATION_INFINITE);
+	nng_socket_set_ms(
+	    raw->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	return (nng_dial(raw->sock, url, NULL, 0) == 0 ? 0 : -1);
 }
 
@@ -180,12 +179,12 @@ tu_raw_open(struct tu_raw *raw, nng_msg *reply, uint8_t **ptp, size_t *lenp)
 {
 	Vsm__Frame   *f;
 	enum vsm_drop why;
-	int	      ret = -1;
+	int           ret = -1;
 
 	f = vsm_frame_unpack(nng_msg_body(reply), nng_msg_len(reply));
 	if (f != NULL && f->kind_case == VSM__FRAME__KIND_TRANSPORT)
-		ret = vsm_session_open(raw->sess, f->transport, 1 << 24, ptp,
-		    lenp, &why);
+		ret = vsm_session_open(
+		    raw->sess, f->transport, 1 << 24, ptp, lenp, &why);
 	vsm_frame_free(f);
 	return (ret);
 }

@@ -22,9 +22,9 @@ int tu_wait(int (*cond)(void *), void *arg, int ms);
 
 /* A raw agent: its own REQ socket, one session opened by hand. */
 struct tu_raw {
-	nng_socket	    sock;
+	nng_socket          sock;
 	struct vsm_session *sess;
-	int		    status; /* Welcome status, 0 if none */
+	int                 status; /* Welcome status, 0 if none */
 };
 
 /*
@@ -37,20 +37,20 @@ int tu_raw_connect(struct tu_raw *raw, const char *url,
 /* Dial only: a connection with no handshake yet. 0 or -1. */
 int tu_raw_dial(struct tu_raw *raw, const char *url);
 /* Run (another) handshake on raw's connection; as tu_raw_connect(). */
-int tu_raw_handshake(struct tu_raw *raw, const struct vsm_keypair *key,
-    const uint8_t *server_key);
+int  tu_raw_handshake(struct tu_raw *raw, const struct vsm_keypair *key,
+     const uint8_t *server_key);
 void tu_raw_close(struct tu_raw *raw);
 /*
  * Send the bytes as one request and wait up to ms for a reply. Returns 0
  * with *replyp (nng_msg, caller frees) set, or the nng error.
  */
-int tu_raw_send(struct tu_raw *raw, const void *buf, size_t len, int ms,
-    nng_msg **replyp);
+int tu_raw_send(
+    struct tu_raw *raw, const void *buf, size_t len, int ms, nng_msg **replyp);
 /* Seal `len` bytes with the raw session; returns a copy of the frame. */
-uint8_t *tu_raw_seal(struct tu_raw *raw, const void *pt, size_t len,
-    size_t *framelen);
+uint8_t *tu_raw_seal(
+    struct tu_raw *raw, const void *pt, size_t len, size_t *framelen);
 /* Open a reply frame with the raw session; 0 and *ptp (malloc'd) or -1. */
-int tu_raw_open(struct tu_raw *raw, nng_msg *reply, uint8_t **ptp,
-    size_t *lenp);
+int tu_raw_open(
+    struct tu_raw *raw, nng_msg *reply, uint8_t **ptp, size_t *lenp);
 
 #endif /* VSM_TESTUTIL_H */

@@ -13,7 +13,7 @@ static void
 test_delay_stays_within_base_times_two_to_the_attempt(void **state)
 {
 	unsigned attempt;
-	int	 i;
+	int      i;
 
 	for (attempt = 0; attempt < 6; attempt++)
 		for (i = 0; i < 2000; i++)
@@ -36,9 +36,9 @@ test_delay_never_exceeds_the_cap(void **state)
 static void
 test_delays_spread_over_the_whole_window(void **state)
 {
-	unsigned buckets[10] = { 0 };
+	unsigned buckets[10] = {0};
 	uint32_t d;
-	int	 i;
+	int      i;
 
 	for (i = 0; i < 10000; i++) {
 		d = vsm_backoff_delay(1000, 60000, 0);
@@ -60,11 +60,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(
-		    test_delay_stays_within_base_times_two_to_the_attempt),
-		cmocka_unit_test(test_delay_never_exceeds_the_cap),
-		cmocka_unit_test(test_delays_spread_over_the_whole_window),
-		cmocka_unit_test(test_zero_base_means_no_wait),
+	    cmocka_unit_test(
+	        test_delay_stays_within_base_times_two_to_the_attempt),
+	    cmocka_unit_test(test_delay_never_exceeds_the_cap),
+	    cmocka_unit_test(test_delays_spread_over_the_whole_window),
+	    cmocka_unit_test(test_zero_base_means_no_wait),
 	};
 
 	if (sodium_init() < 0)
