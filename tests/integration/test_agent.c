@@ -1,0 +1,752 @@
+/*
+ * test_agent.c: a real `vsm-agent run` process against a fake controller
+ * built from the real channel server (vsm_server_start with the ops
+ * below): enrollment by token after PENDING answers, a task whose events
+ * arrive in order with one RESULT, a task id that is never run twice
+ * (also across an agent restart), unacked events re-sent to a restarted
+ * controller, an agent killed with SIGKILL mid-task, and a wrong pinned
+ * controller key. Every process is killed and every temp dir removed.
+ */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "testutil.h"
+
+extern char **environ;
+
+#define FK_EVENTS 4096
+#define FK_TASKS  16
+#define TOKEN     "tok-0123456789"
+#define WAIT_MS   60000 /* generous: a busy 2-core machine */
+
+struct fk_event {
+	uint64_t seq;
+	char     task[64];
+	int      kind; /* Vsm__TaskEvent__KindCase */
+	int      status;
+	char     summary[128];
+	uint32_t pid;
+};
+
+struct fake {
+	char                url[64];
+	struct vsm_keypair  key;
+	struct vsm_server  *srv;
+	pthread_mutex_t     mtx;
+	int                 pending_left; /* PENDING answers before accepting */
+	int                 pendings;     /* PENDING answers given */
+	int                 accepted;     /* sessions accepted */
+	int                 ack;          /* ack events */
+	int                 heartbeats;
+	struct vsm_srv_req *held; /* the held poll */
+	uint64_t            held_at;
+	unsigned            held_slots;
+	char                tasks[FK_TASKS][2][64]; /* id, module */
+	int                 ntasks;
+	struct fk_event     ev[FK_EVENTS];
+	int                 nev;
+	pthread_t           ticker;
+	int                 stop;
+};
+
+/* What a failed test leaves behind, for the teardown to clean. */
+static pid_t        live_pid;
+static char         live_dir[64];
+static struct fake *live_fk;
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+static int
+fk_authorize(
+    void *arg, struct vsm_peer *peer, const Vsm__Hello *hello, Vsm__Welcome *w)
+{
+	struct fake *fk = arg;
+
+	pthread_mutex_lock(&fk->mtx);
+	if (fk->pending_left > 0) {
+		fk->pending_left--;
+		fk->pendings++;
+		w->status = VSM__WELCOME__STATUS__PENDING;
+		w->reason = "waiting for an operator";
+	} else if (hello->token != NULL && strcmp(hello->token, TOKEN) == 0) {
+		fk->accepted++;
+		w->status = VSM__WELCOME__STATUS__ACCEPTED;
+		w->heartbeat_ms = 1000;
+	} else {
+		w->status = VSM__WELCOME__STATUS__UNKNOWN_KEY;
+		w->reason = "bad token";
+	}
+	pthread_mutex_unlock(&fk->mtx);
+	return (0);
+}
+
+static void
+fk_reply(struct vsm_srv_req *req, const Vsm__Envelope *env)
+{
+	uint8_t buf[65536];
+	size_t  len = vsm__envelope__get_packed_size(env);
+
+	assert_true(len <= sizeof(buf));
+	vsm__envelope__pack(env, buf);
+	vsm_srv_reply(req, buf, len);
+}
+
+/* Answer the held poll with up to slots queued tasks. Locked. */
+static void
+fk_answer_poll(struct fake *fk)
+{
+	Vsm__Envelope  env = VSM__ENVELOPE__INIT;
+	Vsm__PollReply pr = VSM__POLL_REPLY__INIT;
+	Vsm__Task      t[FK_TASKS], *tp[FK_TASKS];
+	int            i, n = 0;
+
+	for (i = 0; i < fk->ntasks && (unsigned)n < fk->held_slots; i++) {
+		vsm__task__init(&t[n]);
+		t[n].id = fk->tasks[i][0];
+		t[n].module = fk->tasks[i][1];
+		t[n].timeout_s = 120;
+		tp[n] = &t[n];
+		n++;
+	}
+	pr.n_tasks = n;
+	pr.tasks = tp;
+	env.body_case = VSM__ENVELOPE__BODY_POLL_REPLY;
+	env.poll_reply = &pr;
+	fk_reply(fk->held, &env);
+	fk->held = NULL;
+	memmove(fk->tasks, fk->tasks[n],
+	    sizeof(fk->tasks[0]) * (size_t)(fk->ntasks - n));
+	fk->ntasks -= n;
+}
+
+static void
+fk_request(void *arg, struct vsm_srv_req *req, const uint8_t *data, size_t len)
+{
+	struct fake      *fk = arg;
+	Vsm__Envelope    *in, out = VSM__ENVELOPE__INIT;
+	Vsm__HeartbeatAck hba = VSM__HEARTBEAT_ACK__INIT;
+	Vsm__EventsAck    ea = VSM__EVENTS_ACK__INIT;
+	Vsm__TaskEvent   *e;
+	struct fk_event  *f;
+	size_t            i;
+
+	if ((in = vsm__envelope__unpack(NULL, len, data)) == NULL) {
+		vsm_srv_drop(req);
+		return;
+	}
+	pthread_mutex_lock(&fk->mtx);
+	switch (in->body_case) {
+	case VSM__ENVELOPE__BODY_HEARTBEAT:
+		fk->heartbeats++;
+		hba.seq = in->heartbeat->seq;
+		out.body_case = VSM__ENVELOPE__BODY_HEARTBEAT_ACK;
+		out.heartbeat_ack = &hba;
+		fk_reply(req, &out);
+		break;
+	case VSM__ENVELOPE__BODY_POLL:
+		if (fk->held != NULL)
+			vsm_srv_drop(fk->held);
+		fk->held = req;
+		fk->held_at = now_ms();
+		fk->held_slots = in->poll->slots;
+		break;
+	case VSM__ENVELOPE__BODY_EVENTS:
+		for (i = 0; i < in->events->n_events; i++) {
+			e = in->events->events[i];
+			if (fk->nev >= FK_EVENTS)
+				break;
+			f = &fk->ev[fk->nev++];
+			memset(f, 0, sizeof(*f));
+			f->seq = e->seq;
+			snprintf(f->task, sizeof(f->task), "%s", e->task_id);
+			f->kind = e->kind_case;
+			if (e->kind_case == VSM__TASK_EVENT__KIND_RESULT) {
+				f->status = e->result->status;
+				snprintf(f->summary, sizeof(f->summary), "%s",
+				    e->result->summary);
+			}
+			if (e->kind_case == VSM__TASK_EVENT__KIND_STARTED)
+				f->pid = e->started->pid;
+			if (fk->ack && e->seq > ea.upto_seq)
+				ea.upto_seq = e->seq;
+		}
+		out.body_case = VSM__ENVELOPE__BODY_EVENTS_ACK;
+		out.events_ack = &ea;
+		fk_reply(req, &out);
+		break;
+	default:
+		vsm_srv_drop(req);
+		break;
+	}
+	pthread_mutex_unlock(&fk->mtx);
+	vsm__envelope__free_unpacked(in, NULL);
+}
+
+static const struct vsm_server_ops fk_ops = {
+    .authorize = fk_authorize,
+    .request = fk_request,
+};
+
+/* Answer a held poll when there is work, or after 500 ms. */
+static void *
+fk_tick(void *arg)
+{
+	struct fake    *fk = arg;
+	struct timespec ts = {0, 20 * 1000 * 1000};
+
+	for (;;) {
+		pthread_mutex_lock(&fk->mtx);
+		if (fk->stop) {
+			pthread_mutex_unlock(&fk->mtx);
+			break;
+		}
+		if (fk->held != NULL &&
+		    ((fk->ntasks > 0 && fk->held_slots > 0) ||
+		        now_ms() - fk->held_at > 500))
+			fk_answer_poll(fk);
+		pthread_mutex_unlock(&fk->mtx);
+		nanosleep(&ts, NULL);
+	}
+	return (NULL);
+}
+
+static void
+fk_start(struct fake *fk)
+{
+	struct vsm_server_config cfg = {0};
+	struct vsm_err           err;
+	int                      i;
+
+	cfg.url = fk->url;
+	cfg.key = &fk->key;
+	cfg.ops = &fk_ops;
+	cfg.arg = fk;
+	cfg.nctx = 16;
+	cfg.max_payload = 1 << 20;
+	cfg.version = "fake";
+	fk->stop = 0;
+	/* The port may take a moment to be free again after a stop. */
+	for (i = 0; i < 100; i++) {
+		if (vsm_server_start(&fk->srv, &cfg, &err) == 0)
+			break;
+		usleep(100 * 1000);
+	}
+	assert_non_null(fk->srv);
+	assert_int_equal(pthread_create(&fk->ticker, NULL, fk_tick, fk), 0);
+}
+
+static void
+fk_stop(struct fake *fk)
+{
+	pthread_mutex_lock(&fk->mtx);
+	fk->stop = 1;
+	pthread_mutex_unlock(&fk->mtx);
+	pthread_join(fk->ticker, NULL);
+	vsm_server_stop(fk->srv);
+	fk->srv = NULL;
+	fk->held = NULL; /* freed with the server */
+}
+
+static struct fake *
+fk_new(int pending, int ack)
+{
+	struct fake *fk = calloc(1, sizeof(*fk));
+
+	assert_non_null(fk);
+	pthread_mutex_init(&fk->mtx, NULL);
+	vsm_keypair_generate(&fk->key);
+	tu_loopback_url(fk->url, sizeof(fk->url));
+	fk->pending_left = pending;
+	fk->ack = ack;
+	fk_start(fk);
+	live_fk = fk;
+	return (fk);
+}
+
+static void
+fk_free(struct fake *fk)
+{
+	if (fk->srv != NULL)
+		fk_stop(fk);
+	vsm_keypair_wipe(&fk->key);
+	free(fk);
+	live_fk = NULL;
+}
+
+static void
+fk_queue(struct fake *fk, const char *id, const char *module)
+{
+	pthread_mutex_lock(&fk->mtx);
+	assert_true(fk->ntasks < FK_TASKS);
+	snprintf(fk->tasks[fk->ntasks][0], 64, "%s", id);
+	snprintf(fk->tasks[fk->ntasks][1], 64, "%s", module);
+	fk->ntasks++;
+	pthread_mutex_unlock(&fk->mtx);
+}
+
+/* How many events of task (kind 0: any) the fake has received. */
+static int
+fk_count(struct fake *fk, const char *task, int kind)
+{
+	int i, n = 0;
+
+	pthread_mutex_lock(&fk->mtx);
+	for (i = 0; i < fk->nev; i++)
+		if (strcmp(fk->ev[i].task, task) == 0 &&
+		    (kind == 0 || fk->ev[i].kind == kind))
+			n++;
+	pthread_mutex_unlock(&fk->mtx);
+	return (n);
+}
+
+static int
+fk_count_prefix(struct fake *fk, const char *prefix, int kind)
+{
+	int i, n = 0;
+
+	pthread_mutex_lock(&fk->mtx);
+	for (i = 0; i < fk->nev; i++)
+		if (strncmp(fk->ev[i].task, prefix, strlen(prefix)) == 0 &&
+		    fk->ev[i].kind == kind)
+			n++;
+	pthread_mutex_unlock(&fk->mtx);
+	return (n);
+}
+
+/* Poll cond for up to ms; 1 when it held. */
+#define WAIT_FOR(cond, ms)                                                     \
+	({                                                                     \
+		uint64_t end_ = now_ms() + (ms);                               \
+		int      ok_ = 0;                                              \
+		while (!(ok_ = (cond)) && now_ms() < end_)                     \
+			usleep(20 * 1000);                                     \
+		ok_;                                                           \
+	})
+
+/* ------------------------------------------------------------------------ */
+/* The agent process */
+
+struct ag {
+	char  dir[64];
+	char  cfg[128];
+	char  log[128];
+	char  bin[PATH_MAX];
+	pid_t pid;
+};
+
+static void
+bin_path(char *out, size_t len, const char *name)
+{
+	char    exe[PATH_MAX];
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	assert_true(n > 0);
+	exe[n] = '\0';
+	/* build/tests/test_agent -> build/bin/NAME */
+	snprintf(out, len, "%s/../bin/%s", dirname(exe), name);
+}
+
+static int
+run_wait(char *const argv[], const char *out)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t                      pid;
+	int                        st;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(
+	    &fa, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	posix_spawn_file_actions_addopen(
+	    &fa, 2, out, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	assert_int_equal(
+	    posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return (WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+/* Replace the first `from` in the file with `to`. */
+static void
+file_replace(const char *path, const char *from, const char *to)
+{
+	char   buf[16384], out[16384], *p;
+	FILE  *fp;
+	size_t n;
+
+	assert_non_null(fp = fopen(path, "r"));
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	assert_non_null(p = strstr(buf, from));
+	snprintf(out, sizeof(out), "%.*s%s%s", (int)(p - buf), buf, to,
+	    p + strlen(from));
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(out, fp);
+	fclose(fp);
+}
+
+static void
+ag_init(struct ag *ag, const char *url, const struct vsm_keypair *ckey)
+{
+	char  b64[VSM_KEY_B64LEN], dir[96];
+	char *argv[] = {ag->bin, "init", "--dir", dir, "--controller",
+	    (char *)url, "--controller-key", b64, "--token", TOKEN, "--name",
+	    "db-1", "--label", "role=db", NULL};
+
+	memset(ag, 0, sizeof(*ag));
+	snprintf(ag->dir, sizeof(ag->dir), "/tmp/vsm-agent-test-XXXXXX");
+	assert_non_null(mkdtemp(ag->dir));
+	snprintf(live_dir, sizeof(live_dir), "%s", ag->dir);
+	snprintf(dir, sizeof(dir), "%s/data", ag->dir);
+	snprintf(ag->cfg, sizeof(ag->cfg), "%s/agent.yaml", dir);
+	snprintf(ag->log, sizeof(ag->log), "%s/agent.log", ag->dir);
+	bin_path(ag->bin, sizeof(ag->bin), "vsm-agent");
+	vsm_key_encode(ckey->pub, b64);
+	assert_int_equal(run_wait(argv, ag->log), 0);
+	file_replace(ag->cfg, "heartbeat: 30s", "heartbeat: 1s");
+	/* AddressSanitizer builds of vsm-task need a large address space. */
+	file_replace(ag->cfg, "memory: 4GiB", "memory: unlimited");
+	file_replace(ag->cfg, "commands: {}",
+	    "commands:\n  sleeper: [\"/bin/sleep\", \"60\"]");
+}
+
+static void
+ag_start(struct ag *ag)
+{
+	posix_spawn_file_actions_t fa;
+	char *argv[] = {ag->bin, "run", "--config", ag->cfg, NULL};
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(
+	    &fa, 1, ag->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	posix_spawn_file_actions_addopen(
+	    &fa, 2, ag->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	assert_int_equal(
+	    posix_spawn(&ag->pid, ag->bin, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	live_pid = ag->pid;
+}
+
+/* Stop with sig; returns the exit status (or -1 if killed). */
+static int
+ag_stop(struct ag *ag, int sig)
+{
+	int st = 0, i;
+
+	if (ag->pid <= 0)
+		return (0);
+	kill(ag->pid, sig);
+	for (i = 0; i < 600; i++) {
+		if (waitpid(ag->pid, &st, WNOHANG) == ag->pid)
+			break;
+		usleep(100 * 1000);
+	}
+	if (i == 600) {
+		kill(ag->pid, SIGKILL);
+		waitpid(ag->pid, &st, 0);
+	}
+	ag->pid = 0;
+	live_pid = 0;
+	return (WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+static int
+rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return (remove(p));
+}
+
+static void
+ag_free(struct ag *ag)
+{
+	ag_stop(ag, SIGKILL);
+	if (getenv("VSM_TEST_KEEP") == NULL)
+		nftw(ag->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	live_dir[0] = '\0';
+}
+
+static int
+teardown(void **state)
+{
+	int st;
+
+	if (live_pid > 0) {
+		kill(live_pid, SIGKILL);
+		waitpid(live_pid, &st, 0);
+		live_pid = 0;
+	}
+	if (live_dir[0] != '\0' && getenv("VSM_TEST_KEEP") == NULL)
+		nftw(live_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	live_dir[0] = '\0';
+	if (live_fk != NULL)
+		fk_free(live_fk);
+	return (0);
+}
+
+static int
+log_has(struct ag *ag, const char *s)
+{
+	char   buf[1 << 16];
+	FILE  *fp;
+	size_t n;
+
+	if ((fp = fopen(ag->log, "r")) == NULL)
+		return (0);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	return (strstr(buf, s) != NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* Events of task in order of seq: STARTED first, one RESULT, last. */
+static void
+check_task_events(struct fake *fk, const char *task, int want_status)
+{
+	uint64_t last = 0;
+	int      i, n = 0, results = 0, started = 0;
+
+	pthread_mutex_lock(&fk->mtx);
+	for (i = 0; i < fk->nev; i++) {
+		if (strcmp(fk->ev[i].task, task) != 0)
+			continue;
+		assert_true(fk->ev[i].seq > last); /* in order, no repeat */
+		last = fk->ev[i].seq;
+		if (n++ == 0)
+			assert_int_equal(
+			    fk->ev[i].kind, VSM__TASK_EVENT__KIND_STARTED);
+		if (fk->ev[i].kind == VSM__TASK_EVENT__KIND_STARTED)
+			started++;
+		if (fk->ev[i].kind == VSM__TASK_EVENT__KIND_RESULT) {
+			results++;
+			assert_int_equal(fk->ev[i].status, want_status);
+		} else
+			assert_int_equal(results, 0); /* RESULT is last */
+	}
+	pthread_mutex_unlock(&fk->mtx);
+	assert_int_equal(started, 1);
+	assert_int_equal(results, 1);
+}
+
+static void
+test_enroll_pending_then_task_runs_once_even_after_restart(void **state)
+{
+	struct fake *fk = fk_new(2, 1);
+	struct ag    ag;
+
+	ag_init(&ag, fk->url, &fk->key);
+	ag_start(&ag);
+	assert_true(WAIT_FOR(fk->accepted >= 1, WAIT_MS));
+	assert_int_equal(fk->pendings, 2);
+	assert_true(log_has(&ag, "enrollment pending"));
+	/* Facts are gathered as the pseudo task facts:<boot-id>-1. */
+	assert_true(WAIT_FOR(
+	    fk_count_prefix(fk, "facts:", VSM__TASK_EVENT__KIND_RESULT) >= 1,
+	    WAIT_MS));
+	assert_true(WAIT_FOR(fk->heartbeats >= 2, WAIT_MS));
+
+	fk_queue(fk, "a1b2c3", "sys.ping");
+	assert_true(
+	    WAIT_FOR(fk_count(fk, "a1b2c3", VSM__TASK_EVENT__KIND_RESULT) == 1,
+	        WAIT_MS));
+	check_task_events(fk, "a1b2c3", VSM__TASK_STATUS__TASK_OK);
+
+	/* The same id again: not run, its first result re-reported. */
+	fk_queue(fk, "a1b2c3", "sys.ping");
+	assert_true(
+	    WAIT_FOR(fk_count(fk, "a1b2c3", VSM__TASK_EVENT__KIND_RESULT) == 2,
+	        WAIT_MS));
+	assert_int_equal(
+	    fk_count(fk, "a1b2c3", VSM__TASK_EVENT__KIND_STARTED), 1);
+
+	/* And after a restart of the agent (a clean stop exits 0). */
+	assert_int_equal(ag_stop(&ag, SIGTERM), 0);
+	assert_true(log_has(&ag, "stopped"));
+	ag_start(&ag);
+	fk_queue(fk, "a1b2c3", "sys.ping");
+	assert_true(
+	    WAIT_FOR(fk_count(fk, "a1b2c3", VSM__TASK_EVENT__KIND_RESULT) == 3,
+	        WAIT_MS));
+	assert_int_equal(
+	    fk_count(fk, "a1b2c3", VSM__TASK_EVENT__KIND_STARTED), 1);
+	assert_true(log_has(&ag, "not run again"));
+	ag_free(&ag);
+	fk_free(fk);
+}
+
+/* Every seq from 1 to the highest seen was received at least once. */
+static void
+check_no_gap(struct fake *fk)
+{
+	uint64_t max = 0, s;
+	int      i, found;
+
+	pthread_mutex_lock(&fk->mtx);
+	for (i = 0; i < fk->nev; i++)
+		max = fk->ev[i].seq > max ? fk->ev[i].seq : max;
+	for (s = 1; s <= max; s++) {
+		found = 0;
+		for (i = 0; i < fk->nev && !found; i++)
+			found = fk->ev[i].seq == s;
+		assert_true(found);
+	}
+	pthread_mutex_unlock(&fk->mtx);
+}
+
+static void
+test_unacked_events_resent_after_controller_restart(void **state)
+{
+	struct fake *fk = fk_new(0, 0);
+	struct ag    ag;
+
+	ag_init(&ag, fk->url, &fk->key);
+	ag_start(&ag);
+	fk_queue(fk, "beef01", "sys.ping");
+	assert_true(
+	    WAIT_FOR(fk_count(fk, "beef01", VSM__TASK_EVENT__KIND_RESULT) >= 1,
+	        WAIT_MS));
+	/* The controller "loses" everything: restart it, now acking. */
+	fk_stop(fk);
+	pthread_mutex_lock(&fk->mtx);
+	fk->nev = 0;
+	fk->ack = 1;
+	pthread_mutex_unlock(&fk->mtx);
+	fk_start(fk);
+	assert_true(
+	    WAIT_FOR(fk_count(fk, "beef01", VSM__TASK_EVENT__KIND_RESULT) >= 1,
+	        WAIT_MS));
+	assert_true(fk_count(fk, "beef01", VSM__TASK_EVENT__KIND_STARTED) >= 1);
+	check_no_gap(fk);
+	ag_free(&ag);
+	fk_free(fk);
+}
+
+static void
+test_kill9_mid_task_then_restart_resends_and_reports(void **state)
+{
+	struct fake *fk = fk_new(0, 0);
+	struct ag    ag;
+	uint32_t     pid = 0;
+	int          i;
+
+	ag_init(&ag, fk->url, &fk->key);
+	ag_start(&ag);
+	fk_queue(fk, "cafe01", "exec.sleeper");
+	assert_true(
+	    WAIT_FOR(fk_count(fk, "cafe01", VSM__TASK_EVENT__KIND_STARTED) >= 1,
+	        WAIT_MS));
+	pthread_mutex_lock(&fk->mtx);
+	for (i = 0; i < fk->nev; i++)
+		if (fk->ev[i].pid != 0)
+			pid = fk->ev[i].pid;
+	fk->nev = 0;
+	fk->ack = 1;
+	pthread_mutex_unlock(&fk->mtx);
+	ag_stop(&ag, SIGKILL);
+	/* The orphaned task runs in a process group of its own. */
+	if (pid != 0)
+		kill(-(pid_t)pid, SIGKILL);
+	ag_start(&ag);
+	/* Its STARTED is re-sent, and it ends as an error, once. */
+	assert_true(
+	    WAIT_FOR(fk_count(fk, "cafe01", VSM__TASK_EVENT__KIND_RESULT) >= 1,
+	        WAIT_MS));
+	check_task_events(fk, "cafe01", VSM__TASK_STATUS__TASK_ERROR);
+	check_no_gap(fk);
+	ag_free(&ag);
+	fk_free(fk);
+}
+
+static void
+test_wrong_controller_key_is_named_in_the_log(void **state)
+{
+	struct fake       *fk = fk_new(0, 1);
+	struct vsm_keypair other;
+	struct ag          ag;
+	char               b64[VSM_KEY_B64LEN];
+
+	vsm_keypair_generate(&other);
+	vsm_key_encode(other.pub, b64);
+	ag_init(&ag, fk->url, &other);
+	ag_start(&ag);
+	assert_true(WAIT_FOR(log_has(&ag, b64), WAIT_MS));
+	assert_true(log_has(&ag, "pinned controller key"));
+	assert_int_equal(fk->accepted, 0);
+	ag_free(&ag);
+	vsm_keypair_wipe(&other);
+	fk_free(fk);
+}
+
+static void
+test_usage_errors_exit_2(void **state)
+{
+	char  bin[PATH_MAX], out[] = "/tmp/vsm-agent-usage-XXXXXX";
+	char *a1[] = {bin, NULL};
+	char *a2[] = {bin, "frobnicate", NULL};
+	char *a3[] = {bin, "run", NULL};
+	char *a4[] = {bin, "init", "--dir", "/tmp/x", NULL};
+	char *a5[] = {bin, "run", "--config", "/nonexistent/agent.yaml", NULL};
+	char *a6[] = {bin, "--help", NULL};
+	int   fd;
+
+	bin_path(bin, sizeof(bin), "vsm-agent");
+	assert_true((fd = mkstemp(out)) != -1);
+	close(fd);
+	assert_int_equal(run_wait(a1, out), 2);
+	assert_int_equal(run_wait(a2, out), 2);
+	assert_int_equal(run_wait(a3, out), 2);
+	assert_int_equal(run_wait(a4, out), 2);
+	assert_int_equal(run_wait(a5, out), 1);
+	assert_int_equal(run_wait(a6, out), 0);
+	unlink(out);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_usage_errors_exit_2),
+	    cmocka_unit_test_teardown(
+	        test_enroll_pending_then_task_runs_once_even_after_restart,
+	        teardown),
+	    cmocka_unit_test_teardown(
+	        test_unacked_events_resent_after_controller_restart, teardown),
+	    cmocka_unit_test_teardown(
+	        test_kill9_mid_task_then_restart_resends_and_reports, teardown),
+	    cmocka_unit_test_teardown(
+	        test_wrong_controller_key_is_named_in_the_log, teardown),
+	};
+
+	if (sodium_init() < 0)
+		return (1);
+	signal(SIGPIPE, SIG_IGN);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
