@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "fileio.h"
 #include "log.h"
 
 #define INIT_USAGE                                                             \
@@ -107,9 +108,8 @@ agent_cmd_init(int argc, char **argv)
 	if (vsm_key_decode(init.controller_key, key, &err) == -1)
 		return (init_bad("--controller-key", err.msg));
 
-	if (mkdir(init.dir, 0700) == -1 && errno != EEXIST) {
-		fprintf(stderr, "vsm-agent init: %s: %s\n", init.dir,
-		    strerror(errno));
+	if (vsm_mkdirs(init.dir, 0700, &err) == -1) {
+		fprintf(stderr, "vsm-agent init: %s\n", err.msg);
 		return (1);
 	}
 	snprintf(keypath, sizeof(keypath), "%s/agent.key", init.dir);

@@ -68,3 +68,27 @@ out:
 		close(dfd);
 	return (ret);
 }
+
+int
+vsm_mkdirs(const char *path, mode_t mode, struct vsm_err *err)
+{
+	char	    buf[PATH_MAX];
+	char	   *p;
+	struct stat st;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return (vsm_err_set(err, "%s: path too long", path));
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) == -1 && errno != EEXIST)
+			return (vsm_err_set(err, "%s: %s", buf, strerror(errno)));
+		*p = '/';
+	}
+	if (mkdir(buf, mode) == -1 && errno != EEXIST)
+		return (vsm_err_set(err, "%s: %s", buf, strerror(errno)));
+	if (stat(buf, &st) == -1 || !S_ISDIR(st.st_mode))
+		return (vsm_err_set(err, "%s: not a directory", buf));
+	return (0);
+}

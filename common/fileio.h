@@ -23,4 +23,10 @@ typedef int vsm_file_check_fn(const char *tmppath, struct vsm_err *err);
 int vsm_write_new_file(const char *path, const void *data, size_t len,
     mode_t mode, vsm_file_check_fn *check, struct vsm_err *err);
 
+/*
+ * Create `path` and any missing parents (as mkdir -p), each new one with
+ * `mode`; an existing directory is fine. Returns 0, or -1 with err set.
+ */
+int vsm_mkdirs(const char *path, mode_t mode, struct vsm_err *err);
+
 #endif /* VSM_FILEIO_H */

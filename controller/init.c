@@ -121,9 +121,8 @@ init_main(int argc, char **argv)
 		    "[--listen URL] [--token-uses N] [--token-ttl D]\n");
 		return (2);
 	}
-	if (mkdir(init.dir, 0700) == -1 && errno != EEXIST) {
-		fprintf(stderr, "vsm-controller: %s: %s\n", init.dir,
-		    strerror(errno));
+	if (vsm_mkdirs(init.dir, 0700, &err) == -1) {
+		fprintf(stderr, "vsm-controller: %s\n", err.msg);
 		return (1);
 	}
 	vsm_log_init("vsm-controller", VSM_LOG_WARN, 0);
