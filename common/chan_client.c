@@ -39,6 +39,11 @@ struct vsm_client {
 	pthread_mutex_t     hs_mtx;  /* one handshake at a time */
 	pthread_mutex_t     mtx;     /* guards what follows */
 	pthread_cond_t      dial_cv; /* a pipe went, or closing */
+	/*
+	 * Held around nng_dialer_close() and around setting `closing` plus
+	 * nng_close(): nng 1.5 panics when the two run at once.
+	 */
+	pthread_mutex_t     dial_mtx;
 	pthread_t           dial_thr;
 	int                 dial_started;
 	int                 closing;
@@ -534,7 +539,10 @@ dial_main(void *arg)
 			while (!c->closing && c->pipes.len > 0)
 				pthread_cond_wait(&c->dial_cv, &c->mtx);
 			pthread_mutex_unlock(&c->mtx);
-			nng_dialer_close(d);
+			pthread_mutex_lock(&c->dial_mtx);
+			if (!c->closing)
+				nng_dialer_close(d);
+			pthread_mutex_unlock(&c->dial_mtx);
 			pthread_mutex_lock(&c->mtx);
 		} else {
 			atomic_fetch_add(&c->dial_failures, 1);
@@ -574,6 +582,7 @@ vsm_client_open(struct vsm_client **cp, const struct vsm_client_config *cfg,
 	pthread_mutex_init(&c->hs_mtx, NULL);
 	pthread_mutex_init(&c->mtx, NULL);
 	pthread_cond_init(&c->dial_cv, NULL);
+	pthread_mutex_init(&c->dial_mtx, NULL);
 	c->backoff_base_ms = cfg->backoff_base_ms > 0 ? cfg->backoff_base_ms
 	                                              : VSM_CLIENT_BACKOFF_BASE;
 	c->backoff_cap_ms = cfg->backoff_cap_ms > 0 ? cfg->backoff_cap_ms
@@ -621,6 +630,7 @@ fail_nosock:
 	free(c->hello);
 	vsm_map_clear(&c->pipes);
 	pthread_cond_destroy(&c->dial_cv);
+	pthread_mutex_destroy(&c->dial_mtx);
 	pthread_mutex_destroy(&c->mtx);
 	pthread_mutex_destroy(&c->hs_mtx);
 	sodium_memzero(&c->key, sizeof(c->key));
@@ -635,12 +645,14 @@ vsm_client_close(struct vsm_client *c)
 
 	if (c == NULL)
 		return;
+	pthread_mutex_lock(&c->dial_mtx);
 	pthread_mutex_lock(&c->mtx);
 	c->closing = 1;
 	pthread_cond_broadcast(&c->dial_cv);
 	pthread_mutex_unlock(&c->mtx);
 	/* Closing the socket ends a dial in progress; then the thread ends. */
 	nng_close(c->sock);
+	pthread_mutex_unlock(&c->dial_mtx);
 	if (c->dial_started)
 		pthread_join(c->dial_thr, NULL);
 	for (i = 0; i < c->nidle; i++)
@@ -648,6 +660,7 @@ vsm_client_close(struct vsm_client *c)
 	vsm_session_unref(c->sess);
 	vsm_map_clear(&c->pipes);
 	pthread_cond_destroy(&c->dial_cv);
+	pthread_mutex_destroy(&c->dial_mtx);
 	pthread_mutex_destroy(&c->mtx);
 	pthread_mutex_destroy(&c->hs_mtx);
 	free(c->hello);

@@ -19,7 +19,7 @@ libjansson-dev
 libarchive-dev
 libzstd-dev
 libcmocka-dev
-iproute2 procps"
+iproute2 procps jq"
 
 die() { echo "install-deps: $*" >&2; exit 1; }
 

@@ -759,6 +759,32 @@ test_client_redials_after_controller_restart(void **state)
 	vsm_client_close(c);
 }
 
+/*
+ * Clients opened, connected and closed in a quick loop: closing while the
+ * dialer thread is between a dial and its dialer_close must be safe (nng
+ * 1.5 panics if nng_dialer_close and nng_close run at once).
+ */
+static void
+test_clients_open_and_close_in_a_loop(void **state)
+{
+	struct fixture	       *fx = *state;
+	struct vsm_client      *c;
+	struct vsm_server_stats st;
+	struct vsm_err		err;
+	int			i;
+
+	for (i = 0; i < 200; i++) {
+		c = client_for(fx, &fx->agent, fx->skey.pub);
+		if (i % 2 == 0 &&
+		    vsm_client_connect(c, 5000, NULL, &err) != 0)
+			fail_msg("connect %d: %s", i, err.msg);
+		vsm_client_close(c);
+	}
+	vsm_server_stats(fx->srv, &st);
+	assert_int_equal(st.handshakes, 100);
+	assert_still_serving(fx);
+}
+
 int
 main(void)
 {
@@ -793,6 +819,8 @@ main(void)
 	        test_second_handshake_on_a_pipe, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_client_redials_after_controller_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_clients_open_and_close_in_a_loop, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
