@@ -24,7 +24,7 @@
 #include "taskdb.h"
 #include "vsm.pb-c.h"
 
-#define AGENT_FACTS_PREFIX "facts:" /* pseudo task ids of sys.facts runs */
+#define AGENT_FACTS_PREFIX VSM_FACTS_TASK_PREFIX
 #define AGENT_CALL_MS      30000    /* a request other than the poll */
 
 struct agent {

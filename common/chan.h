@@ -22,6 +22,12 @@
 #include "keyfile.h"
 #include "session.h"
 
+/*
+ * Task ids the agent gives its own sys.facts runs (after every new
+ * session); the controller keeps their result as the host's facts.
+ */
+#define VSM_FACTS_TASK_PREFIX "facts:"
+
 /* ------------------------------------------------------------------------ */
 /* Controller side */
 

@@ -3,8 +3,11 @@
  * checked (the task must be this host's), queued on the store writer,
  * and the request is answered with EventsAck only once the commits that
  * hold them have returned: upto_seq covers the leading run of events
- * that are durable (stored now or before). Nothing is acked otherwise;
- * the agent sends again from its spool.
+ * that are durable (stored now or before). A store failure is not acked;
+ * the agent sends again from its spool. An event the controller will
+ * never take (malformed, another host's task) is acked and dropped with a
+ * warning, so that it cannot block the agent's spool; the agent's own
+ * sys.facts runs (VSM_FACTS_TASK_PREFIX) become the host's facts.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -179,33 +182,68 @@ ingest_convert(const Vsm__TaskEvent *te, struct store_event *ev, int *retry)
 	}
 }
 
-/* 0 when every event names a task of this host; -1 with err set. */
+/*
+ * May this host report on the event's task? 0 yes, 1 never (malformed id,
+ * unknown task or another host's: a permanent refusal), -1 not now (the
+ * store failed; err set). `last` caches the last task id found good.
+ */
 static int
-ingest_check(struct ctld *cd, int64_t host_id, const Vsm__Events *evs,
-    struct vsm_err *err)
+ingest_check(struct ctld *cd, int64_t host_id, const Vsm__TaskEvent *te,
+    char last[STORE_ID_LEN + 1], struct vsm_err *err)
 {
 	struct store_task t;
-	char              id[STORE_ID_LEN + 1], last[STORE_ID_LEN + 1] = "";
-	size_t            i;
+	char              id[STORE_ID_LEN + 1];
 	int               rc;
 
-	for (i = 0; i < evs->n_events; i++) {
-		const Vsm__TaskEvent *te = evs->events[i];
-
-		if (te->kind_case == VSM__TASK_EVENT__KIND_DROPPED)
-			continue;
-		if (dispatch_store_id(te->task_id, id) == -1)
-			return (vsm_err_set(err, "event %zu: bad task id", i));
-		if (strcmp(id, last) == 0)
-			continue;
-		if ((rc = store_task_get(cd->st, id, &t, err)) == -1)
-			return (-1);
-		if (rc == STORE_NOTFOUND || t.host_id != host_id)
-			return (
-			    vsm_err_set(err, "task %s is not this host's", id));
-		memcpy(last, id, sizeof(last));
+	if (dispatch_store_id(te->task_id, id) == -1) {
+		vsm_err_set(err, "bad task id");
+		return (1);
 	}
+	if (strcmp(id, last) == 0)
+		return (0);
+	if ((rc = store_task_get(cd->st, id, &t, err)) == -1)
+		return (-1);
+	if (rc == STORE_NOTFOUND || t.host_id != host_id) {
+		vsm_err_set(err, "task %s is not this host's", id);
+		return (1);
+	}
+	memcpy(last, id, STORE_ID_LEN + 1);
 	return (0);
+}
+
+/*
+ * The agent's own sys.facts run: its result becomes the host's facts.
+ * Other events of such a run carry nothing to keep. 0 settled, -1 not
+ * stored (the agent sends it again).
+ */
+static int
+ingest_facts(struct ctld *cd, int64_t host_id, const Vsm__TaskEvent *te,
+    struct vsm_err *err)
+{
+	const Vsm__TaskResult *r;
+
+	if (te->kind_case != VSM__TASK_EVENT__KIND_RESULT)
+		return (0);
+	r = te->result;
+	if (r->status != VSM__TASK_STATUS__TASK_OK || r->result_json[0] == '\0') {
+		log_warnx("host %lld: facts not gathered: %s",
+		    (long long)host_id, r->error[0] ? r->error : r->summary);
+		return (0);
+	}
+	return (store_host_set_facts(cd->st, host_id, r->result_json,
+	    ctld_now(), err));
+}
+
+/* Settle event i of the batch without the writer: rc 0 acked, -1 not. */
+static void
+ingest_settle(struct ingest_batch *b, size_t i, int rc, const char *why)
+{
+	pthread_mutex_lock(&b->mtx);
+	b->rc[i] = rc;
+	if (rc < 0 && b->why[0] == '\0')
+		snprintf(b->why, sizeof(b->why), "%s", why);
+	b->left--;
+	pthread_mutex_unlock(&b->mtx);
 }
 
 void
@@ -215,18 +253,13 @@ ingest_events(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
 	struct ingest_batch *b = NULL;
 	struct store_event   ev;
 	struct vsm_err       err;
+	char                 good[STORE_ID_LEN + 1] = "";
 	size_t               i;
 	int                  rc, retry, last;
 
 	if (evs->n_events == 0 || evs->n_events > INGEST_MAX) {
 		agents_reply_error(req, INGEST_ERR_BADREQ,
 		    "events: 1 to 1024 events a request");
-		return;
-	}
-	if (ingest_check(cd, host_id, evs, &err) == -1) {
-		log_warnx("host %lld: events refused: %s", (long long)host_id,
-		    err.msg);
-		agents_reply_error(req, INGEST_ERR_FORBID, err.msg);
 		return;
 	}
 	if ((b = calloc(1, sizeof(*b))) == NULL ||
@@ -249,26 +282,40 @@ ingest_events(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
 		struct ingest_op     *op;
 
 		b->seq[i] = te->seq;
+		if (strncmp(te->task_id, VSM_FACTS_TASK_PREFIX,
+		        sizeof(VSM_FACTS_TASK_PREFIX) - 1) == 0) {
+			rc = ingest_facts(cd, host_id, te, &err);
+			ingest_settle(b, i, rc, err.msg);
+			continue;
+		}
+		if (te->kind_case != VSM__TASK_EVENT__KIND_DROPPED &&
+		    (rc = ingest_check(cd, host_id, te, good, &err)) != 0) {
+			/*
+			 * A task this host may never report on is acked and
+			 * dropped, loudly: kept, it would block the agent's
+			 * spool for good. A store failure is not acked.
+			 */
+			if (rc == 1)
+				log_warnx("host %lld: event seq %llu refused "
+				          "and dropped: %s",
+				    (long long)host_id,
+				    (unsigned long long)te->seq, err.msg);
+			ingest_settle(b, i, rc == 1 ? 0 : -1, err.msg);
+			continue;
+		}
 		rc = ingest_convert(te, &ev, &retry);
 		if (rc == 1) {
 			log_warnx("host %lld: agent spool dropped %llu events",
 			    (long long)host_id,
 			    (unsigned long long)te->dropped->events);
-			pthread_mutex_lock(&b->mtx);
-			b->left--;
-			pthread_mutex_unlock(&b->mtx);
+			ingest_settle(b, i, 0, NULL);
 			continue;
 		}
 		if (rc == -1 || (op = calloc(1, sizeof(*op))) == NULL) {
 			free(ev.text);
-			pthread_mutex_lock(&b->mtx);
-			b->rc[i] = -1;
-			if (b->why[0] == '\0')
-				snprintf(b->why, sizeof(b->why),
-				    "event seq %llu malformed",
-				    (unsigned long long)te->seq);
-			b->left--;
-			pthread_mutex_unlock(&b->mtx);
+			log_warnx("host %lld: event seq %llu malformed",
+			    (long long)host_id, (unsigned long long)te->seq);
+			ingest_settle(b, i, rc == -1 ? 0 : -1, "out of memory");
 			continue;
 		}
 		op->b = b;
@@ -279,12 +326,7 @@ ingest_events(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
 		if (store_write_event(
 		        cd->st, host_id, &ev, ingest_done, op, &err) == -1) {
 			free(op);
-			pthread_mutex_lock(&b->mtx);
-			b->rc[i] = -1;
-			if (b->why[0] == '\0')
-				snprintf(b->why, sizeof(b->why), "%s", err.msg);
-			b->left--;
-			pthread_mutex_unlock(&b->mtx);
+			ingest_settle(b, i, -1, err.msg);
 		}
 		free(ev.text);
 	}

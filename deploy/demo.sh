@@ -52,10 +52,10 @@ url=tcp://127.0.0.1:$port
 
 echo "== controller ($url)"
 "$bin/vsm-controller" init --dir "$demo/controller" --listen "$url" \
-	--token-uses 3 >"$demo/controller/init.out" 2>&1 ||
-	{ cat "$demo/controller/init.out" >&2; die "controller init failed"; }
-key=$(awk -F': ' '/^controller key:/ {print $2}' "$demo/controller/init.out")
-token=$(awk -F': ' '/^enrollment token:/ {print $2}' "$demo/controller/init.out")
+	--token-uses 3 >"$demo/init.out" 2>&1 ||
+	{ cat "$demo/init.out" >&2; die "controller init failed"; }
+key=$(awk -F': ' '/^controller key:/ {print $2}' "$demo/init.out")
+token=$(awk -F': ' '/^enrollment token:/ {print $2}' "$demo/init.out")
 [ -n "$key" ] && [ -n "$token" ] || die "could not read the key and token from init"
 echo "controller key: $key"
 echo "enrollment token (3 uses): ${token:0:8}..."
