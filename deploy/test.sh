@@ -1,7 +1,8 @@
 #!/bin/sh
 # Run every test of vsm from nothing: install the Debian packages, build
 # with -Werror under AddressSanitizer and UBSan, run ctest (unit and
-# integration tests against real sockets and servers on loopback), then
+# integration tests against real sockets and servers on loopback), run the
+# README's demo (a controller and three agents, stopped afterwards), then
 # build the libFuzzer targets and give each a short, bounded smoke run.
 #
 #   VSM_TEST_BUILD   build directory for the sanitizer build (build-test)
@@ -24,6 +25,15 @@ echo "== ctest"
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 	ctest --test-dir "$build" --output-on-failure -j"$jobs"
+
+echo "== demo (./deploy/demo.sh: a controller and three agents)"
+demo=$(mktemp -d "${TMPDIR:-/tmp}/vsm-demo-test.XXXXXX")
+stop_demo() { [ -f "$demo/pids" ] && ./deploy/demo.sh stop "$demo" >/dev/null 2>&1; rm -rf "$demo"; }
+trap stop_demo EXIT
+VSM_DEMO_DIR=$demo ./deploy/demo.sh >"$demo.log" 2>&1 ||
+	{ tail -40 "$demo.log"; for f in "$demo"/*/log; do echo "-- $f"; tail -20 "$f"; done; exit 1; }
+grep -E '^ok [0-9]+, ' "$demo.log"
+rm -f "$demo.log"
 
 secs=${VSM_FUZZ_SECONDS:-15}
 if [ "$secs" -gt 0 ]; then
