@@ -15,6 +15,9 @@
 #define CTL_TABLE_MAX_ROWS 1000000 /* a cap on what a table holds */
 #define CTL_TABLE_MAX_COLS 16
 
+static void ctl_errline(const char *, const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
+
 /* Print "vsmctl: MSG[ (usage: vsmctl USAGE)]" as one line. */
 static void
 ctl_errline(const char *usage, const char *fmt, va_list ap)
