@@ -188,3 +188,13 @@ params_str(const struct task_params *p, const char *name)
 
 	return (v != NULL && v->set ? v->str : NULL);
 }
+
+int
+params_check_thresholds(
+    struct task_ctx *ctx, const struct task_params *p, struct vsm_err *err)
+{
+	if (params_num(p, "warn_pct") > params_num(p, "fail_pct"))
+		return (vsm_err_set(
+		    err, "parameter 'warn_pct' must not exceed 'fail_pct'"));
+	return (0);
+}

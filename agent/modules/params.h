@@ -66,6 +66,28 @@ int64_t params_num(const struct task_params *p, const char *name);
 /* str of a parameter; NULL when unset. */
 const char *params_str(const struct task_params *p, const char *name);
 
+/*
+ * The warn_pct/fail_pct pair that threshold modules share: integers from 1
+ * to maxv with the given defaults (strings), `what` opening the help text.
+ * Pair it with params_check_thresholds as the module's validate.
+ */
+#define PARAM_THRESHOLDS(maxv, warn, fail, what)                               \
+	{.name = "warn_pct",                                                   \
+	    .type = PARAM_INT,                                                 \
+	    .min = 1,                                                          \
+	    .max = (maxv),                                                     \
+	    .def = (warn),                                                     \
+	    .help = what " for warn"},                                         \
+	{                                                                      \
+		.name = "fail_pct", .type = PARAM_INT, .min = 1,               \
+		.max = (maxv), .def = (fail), .help = what " for fail"         \
+	}
+
+struct task_ctx;
+/* A validate for PARAM_THRESHOLDS: refuses warn_pct above fail_pct. */
+int params_check_thresholds(
+    struct task_ctx *ctx, const struct task_params *p, struct vsm_err *err);
+
 /* 1 when s has a byte below 0x20 or 0x7f (NUL cannot travel at all). */
 int params_has_ctl(const char *s);
 

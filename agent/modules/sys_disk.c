@@ -14,30 +14,9 @@ static const struct param_spec sys_disk_params[] = {
         .min = 1,
         .max = 4096,
         .help = "only the filesystem holding this path"},
-    {.name = "warn_pct",
-        .type = PARAM_INT,
-        .min = 1,
-        .max = 100,
-        .def = "80",
-        .help = "used percent for warn"},
-    {.name = "fail_pct",
-        .type = PARAM_INT,
-        .min = 1,
-        .max = 100,
-        .def = "90",
-        .help = "used percent for fail"},
+    PARAM_THRESHOLDS(100, "80", "90", "used percent"),
     {.name = NULL},
 };
-
-static int
-sys_disk_validate(
-    struct task_ctx *ctx, const struct task_params *p, struct vsm_err *err)
-{
-	if (params_num(p, "warn_pct") > params_num(p, "fail_pct"))
-		return (vsm_err_set(
-		    err, "parameter 'warn_pct' must not exceed 'fail_pct'"));
-	return (0);
-}
 
 static int
 sys_disk_run(struct task_ctx *ctx, const struct task_params *p)
@@ -74,6 +53,6 @@ out:
 const struct task_module mod_sys_disk = {
     .name = "sys.disk",
     .params = sys_disk_params,
-    .validate = sys_disk_validate,
+    .validate = params_check_thresholds,
     .run = sys_disk_run,
 };

@@ -9,30 +9,9 @@
 #include "module.h"
 
 static const struct param_spec sys_load_params[] = {
-    {.name = "warn_pct",
-        .type = PARAM_INT,
-        .min = 1,
-        .max = 10000,
-        .def = "100",
-        .help = "per-CPU 5 min load, percent, for warn"},
-    {.name = "fail_pct",
-        .type = PARAM_INT,
-        .min = 1,
-        .max = 10000,
-        .def = "200",
-        .help = "per-CPU 5 min load, percent, for fail"},
+    PARAM_THRESHOLDS(10000, "100", "200", "per-CPU 5 min load, percent,"),
     {.name = NULL},
 };
-
-static int
-sys_load_validate(
-    struct task_ctx *ctx, const struct task_params *p, struct vsm_err *err)
-{
-	if (params_num(p, "warn_pct") > params_num(p, "fail_pct"))
-		return (vsm_err_set(
-		    err, "parameter 'warn_pct' must not exceed 'fail_pct'"));
-	return (0);
-}
 
 static int
 sys_load_run(struct task_ctx *ctx, const struct task_params *p)
@@ -72,6 +51,6 @@ sys_load_run(struct task_ctx *ctx, const struct task_params *p)
 const struct task_module mod_sys_load = {
     .name = "sys.load",
     .params = sys_load_params,
-    .validate = sys_load_validate,
+    .validate = params_check_thresholds,
     .run = sys_load_run,
 };

@@ -8,30 +8,9 @@
 #include "module.h"
 
 static const struct param_spec sys_memory_params[] = {
-    {.name = "warn_pct",
-        .type = PARAM_INT,
-        .min = 1,
-        .max = 100,
-        .def = "85",
-        .help = "used percent for warn"},
-    {.name = "fail_pct",
-        .type = PARAM_INT,
-        .min = 1,
-        .max = 100,
-        .def = "95",
-        .help = "used percent for fail"},
+    PARAM_THRESHOLDS(100, "85", "95", "used percent"),
     {.name = NULL},
 };
-
-static int
-sys_memory_validate(
-    struct task_ctx *ctx, const struct task_params *p, struct vsm_err *err)
-{
-	if (params_num(p, "warn_pct") > params_num(p, "fail_pct"))
-		return (vsm_err_set(
-		    err, "parameter 'warn_pct' must not exceed 'fail_pct'"));
-	return (0);
-}
 
 static int
 sys_memory_run(struct task_ctx *ctx, const struct task_params *p)
@@ -69,6 +48,6 @@ sys_memory_run(struct task_ctx *ctx, const struct task_params *p)
 const struct task_module mod_sys_memory = {
     .name = "sys.memory",
     .params = sys_memory_params,
-    .validate = sys_memory_validate,
+    .validate = params_check_thresholds,
     .run = sys_memory_run,
 };
