@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "agent.h"
+#include "envelope.h"
 #include "agent_backoff.h"
 #include "log.h"
 
@@ -109,27 +110,7 @@ int
 agent_call(struct agent *a, const Vsm__Envelope *req, Vsm__Envelope **repp,
     int timeout_ms, struct vsm_err *err)
 {
-	uint8_t *buf, *reply = NULL;
-	size_t   len, rlen;
-	int      ret = -1;
-
-	*repp = NULL;
-	len = vsm__envelope__get_packed_size(req);
-	if ((buf = malloc(len + 1)) == NULL)
-		return (vsm_err_set(err, "out of memory"));
-	vsm__envelope__pack(req, buf);
-	if (vsm_client_call(
-	        a->client, buf, len, &reply, &rlen, timeout_ms, err) == -1)
-		goto out;
-	if ((*repp = vsm__envelope__unpack(NULL, rlen, reply)) == NULL) {
-		vsm_err_set(err, "malformed reply from the controller");
-		goto out;
-	}
-	ret = 0;
-out:
-	free(buf);
-	free(reply);
-	return (ret);
+	return (vsm_client_call_env(a->client, req, repp, timeout_ms, err));
 }
 
 int

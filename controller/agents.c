@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "ctld.h"
+#include "envelope.h"
 #include "log.h"
 #include "selector.h"
 
@@ -20,19 +21,7 @@
 int
 agents_reply(struct vsm_srv_req *req, const Vsm__Envelope *env)
 {
-	uint8_t *buf;
-	size_t   len;
-	int      ret;
-
-	len = vsm__envelope__get_packed_size(env);
-	if ((buf = malloc(len ? len : 1)) == NULL) {
-		vsm_srv_drop(req);
-		return (-1);
-	}
-	vsm__envelope__pack(env, buf);
-	ret = vsm_srv_reply(req, buf, len);
-	free(buf);
-	return (ret);
+	return (vsm_srv_reply_env(req, env));
 }
 
 void

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "ctl.h"
+#include "envelope.h"
 #include "vsm.pb-c.h"
 
 /* Load the keys and open the session; CTL_OK or CTL_FAIL (line printed). */
@@ -77,8 +78,7 @@ ctl_call(struct ctl *c, const char *command, const struct ctl_args *args,
 	Vsm__CtlResponse *resp;
 	struct vsm_err    err;
 	json_error_t      jerr;
-	uint8_t          *buf = NULL, *r = NULL;
-	size_t            len, rlen, i;
+	size_t            i;
 	char             *p;
 	json_t           *doc = NULL;
 	int               ret = CTL_FAIL;
@@ -98,20 +98,11 @@ ctl_call(struct ctl *c, const char *command, const struct ctl_args *args,
 	rq.n_args = args != NULL ? args->n : 0;
 	env.body_case = VSM__ENVELOPE__BODY_CTL_REQUEST;
 	env.ctl_request = &rq;
-	len = vsm__envelope__get_packed_size(&env);
-	if ((buf = malloc(len)) == NULL) {
-		ctl_fail(c, "out of memory");
+	if (vsm_client_call_env(c->cl, &env, &rep, CTL_CALL_MS, &err) == -1) {
+		ctl_fail(c, "%s: %s", command, err.msg);
 		goto out;
 	}
-	vsm__envelope__pack(&env, buf);
-	if (vsm_client_call(c->cl, buf, len, &r, &rlen, CTL_CALL_MS, &err) ==
-	    -1) {
-		ctl_fail(c, "%s: no answer from the controller: %s", command,
-		    err.msg);
-		goto out;
-	}
-	rep = vsm__envelope__unpack(NULL, rlen, r);
-	if (rep == NULL || rep->body_case != VSM__ENVELOPE__BODY_CTL_RESPONSE) {
+	if (rep->body_case != VSM__ENVELOPE__BODY_CTL_RESPONSE) {
 		ctl_fail(
 		    c, "%s: the controller sent a malformed answer", command);
 		goto out;
@@ -147,7 +138,5 @@ out:
 	json_decref(doc);
 	if (rep != NULL)
 		vsm__envelope__free_unpacked(rep, NULL);
-	free(r);
-	free(buf);
 	return (ret);
 }

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "chan.h"
+#include "envelope.h"
 #include "log.h"
 
 struct demo {
@@ -55,8 +56,6 @@ demo_request(
 	Vsm__Envelope    *in, out = VSM__ENVELOPE__INIT;
 	Vsm__HeartbeatAck ack = VSM__HEARTBEAT_ACK__INIT;
 	Vsm__Error        err = VSM__ERROR__INIT;
-	uint8_t          *buf;
-	size_t            n;
 
 	if ((in = vsm__envelope__unpack(NULL, len, data)) == NULL) {
 		vsm_srv_drop(req);
@@ -80,14 +79,7 @@ demo_request(
 		out.error = &err;
 		break;
 	}
-	n = vsm__envelope__get_packed_size(&out);
-	if ((buf = malloc(n ? n : 1)) == NULL) {
-		vsm_srv_drop(req);
-	} else {
-		vsm__envelope__pack(&out, buf);
-		vsm_srv_reply(req, buf, n);
-		free(buf);
-	}
+	vsm_srv_reply_env(req, &out);
 	vsm__envelope__free_unpacked(in, NULL);
 }
 
@@ -100,22 +92,10 @@ static const struct vsm_server_ops demo_ops = {
 static Vsm__Envelope *
 call(struct vsm_client *c, const Vsm__Envelope *env, struct vsm_err *err)
 {
-	Vsm__Envelope *reply = NULL;
-	uint8_t       *buf, *rep;
-	size_t         n = vsm__envelope__get_packed_size(env), rlen;
+	Vsm__Envelope *reply;
 
-	if ((buf = malloc(n ? n : 1)) == NULL) {
-		vsm_err_set(err, "out of memory");
-		return (NULL);
-	}
-	vsm__envelope__pack(env, buf);
-	if (vsm_client_call(c, buf, n, &rep, &rlen, 5000, err) == 0) {
-		if ((reply = vsm__envelope__unpack(NULL, rlen, rep)) == NULL)
-			vsm_err_set(err, "malformed reply");
-		free(rep);
-	}
-	free(buf);
-	return (reply);
+	return (
+	    vsm_client_call_env(c, env, &reply, 5000, err) == 0 ? reply : NULL);
 }
 
 static int

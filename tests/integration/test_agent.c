@@ -29,6 +29,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "envelope.h"
 #include "testutil.h"
 
 extern char **environ;
@@ -109,12 +110,7 @@ fk_authorize(
 static void
 fk_reply(struct vsm_srv_req *req, const Vsm__Envelope *env)
 {
-	uint8_t buf[65536];
-	size_t  len = vsm__envelope__get_packed_size(env);
-
-	assert_true(len <= sizeof(buf));
-	vsm__envelope__pack(env, buf);
-	vsm_srv_reply(req, buf, len);
+	vsm_srv_reply_env(req, env);
 }
 
 /* Answer the held poll with up to slots queued tasks. Locked. */

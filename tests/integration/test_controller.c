@@ -29,6 +29,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "envelope.h"
 #include "testutil.h"
 
 extern char **environ;
@@ -286,20 +287,9 @@ agent_call(struct agent *a, Vsm__Envelope *env, int ms)
 {
 	struct vsm_err err;
 	Vsm__Envelope *rep;
-	uint8_t       *buf, *r = NULL;
-	size_t         len, rlen;
 
-	len = vsm__envelope__get_packed_size(env);
-	buf = malloc(len ? len : 1);
-	vsm__envelope__pack(env, buf);
-	if (vsm_client_call(a->cl, buf, len, &r, &rlen, ms, &err) == -1) {
-		free(buf);
-		return (NULL);
-	}
-	free(buf);
-	rep = vsm__envelope__unpack(NULL, rlen, r);
-	free(r);
-	return (rep);
+	return (
+	    vsm_client_call_env(a->cl, env, &rep, ms, &err) == 0 ? rep : NULL);
 }
 
 static int
