@@ -20,6 +20,8 @@
 #include "map.h"
 
 #define MAX_INFLIGHT 1024
+/* How long a successful dial may take to show its pipe. */
+#define DIAL_PIPE_WAIT_MS 5000
 
 struct call {
 	nng_aio *aio;
@@ -36,9 +38,9 @@ struct vsm_client {
 	size_t             hello_len;
 	size_t             max_payload;
 
-	pthread_mutex_t     hs_mtx;  /* one handshake at a time */
-	pthread_mutex_t     mtx;     /* guards what follows */
-	pthread_cond_t      dial_cv; /* a pipe went, or closing */
+	pthread_mutex_t hs_mtx;  /* one handshake at a time */
+	pthread_mutex_t mtx;     /* guards what follows */
+	pthread_cond_t  dial_cv; /* a pipe went, or closing */
 	/*
 	 * Held around nng_dialer_close() and around setting `closing` plus
 	 * nng_close(): nng 1.5 panics when the two run at once.
@@ -81,6 +83,7 @@ pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	if (ev == NNG_PIPE_EV_ADD_PRE) {
 		if (vsm_map_put(&c->pipes, id, (void *)1) == -1)
 			nng_pipe_close(p);
+		pthread_cond_broadcast(&c->dial_cv);
 		pthread_mutex_unlock(&c->mtx);
 		return;
 	}
@@ -495,9 +498,12 @@ out:
 	return (ret);
 }
 
-/* Wait up to ms on dial_cv, with c->mtx held; returns early on closing. */
+/*
+ * Wait up to ms on dial_cv, with c->mtx held; returns early on closing,
+ * and with `for_pipe` set as soon as a pipe is up.
+ */
 static void
-dial_wait(struct vsm_client *c, uint32_t ms)
+dial_wait(struct vsm_client *c, uint32_t ms, int for_pipe)
 {
 	struct timespec ts;
 
@@ -508,7 +514,7 @@ dial_wait(struct vsm_client *c, uint32_t ms)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
-	while (!c->closing &&
+	while (!c->closing && !(for_pipe && c->pipes.len > 0) &&
 	    pthread_cond_timedwait(&c->dial_cv, &c->mtx, &ts) == 0)
 		;
 }
@@ -536,6 +542,8 @@ dial_main(void *arg)
 		pthread_mutex_lock(&c->mtx);
 		if (rv == 0) {
 			attempt = 0;
+			/* The dial can return before its pipe is registered. */
+			dial_wait(c, DIAL_PIPE_WAIT_MS, 1);
 			while (!c->closing && c->pipes.len > 0)
 				pthread_cond_wait(&c->dial_cv, &c->mtx);
 			pthread_mutex_unlock(&c->mtx);
@@ -554,8 +562,9 @@ dial_main(void *arg)
 		}
 		if (!c->closing)
 			dial_wait(c,
-			    vsm_backoff_delay(c->backoff_base_ms,
-			        c->backoff_cap_ms, attempt));
+			    vsm_backoff_delay(
+			        c->backoff_base_ms, c->backoff_cap_ms, attempt),
+			    0);
 	}
 	pthread_mutex_unlock(&c->mtx);
 	return (NULL);
