@@ -59,6 +59,8 @@ enum sq_stmt {
 	S_HOST_HB,
 	S_HOST_FACTS,
 	S_HOST_DOWN,
+	S_HOST_TASKS_LOST,
+	S_HOST_TASKS_RETRY,
 	S_HOST_GET,
 	S_HOST_LIST,
 	S_JOB_INSERT,
@@ -146,6 +148,15 @@ static const char *const sq_sql[S__MAX] = {
     [S_HOST_FACTS] = "UPDATE hosts SET facts = ?, last_seen = "
                      "max(last_seen, ?) WHERE id = ?",
     [S_HOST_DOWN] = "UPDATE hosts SET up = 0 WHERE id = ?",
+    /* A host gone silent: what it had started is lost with it. */
+    [S_HOST_TASKS_LOST] = "UPDATE tasks SET state = 'lost', finished_at = ? "
+                          "WHERE host_id = ? AND state = 'running'",
+    /* ...and runs again, on that host, where the job allows retries. */
+    [S_HOST_TASKS_RETRY] = "UPDATE tasks SET state = 'queued', attempt = "
+                           "attempt + 1, sent_at = NULL, acked_at = NULL, "
+                           "deadline_at = NULL, finished_at = NULL WHERE "
+                           "host_id = ? AND state = 'lost' AND "
+                           "finished_at = ? AND attempt < max_retries",
     [S_HOST_GET] = "SELECT " HOST_COLS " FROM hosts WHERE name = ?",
     [S_HOST_LIST] = "SELECT " HOST_COLS " FROM hosts ORDER BY name",
     [S_JOB_INSERT] = "INSERT INTO jobs (" JOB_COLS ") VALUES "
@@ -1089,7 +1100,19 @@ sq_host_down(void *db, int64_t id, int64_t now, struct vsm_err *err)
 	if ((stmt = sq_prep(&s->w, S_HOST_DOWN, err)) == NULL)
 		goto out;
 	sqlite3_bind_int64(stmt, 1, id);
-	ret = host_update(s, stmt, id, "host down", err);
+	if (host_update(s, stmt, id, "host down", err) == -1)
+		goto out;
+	if ((stmt = sq_prep(&s->w, S_HOST_TASKS_LOST, err)) == NULL)
+		goto out;
+	sqlite3_bind_int64(stmt, 1, now);
+	sqlite3_bind_int64(stmt, 2, id);
+	if (sq_run(&s->w, stmt, "tasks lost", err) == -1)
+		goto out;
+	if ((stmt = sq_prep(&s->w, S_HOST_TASKS_RETRY, err)) == NULL)
+		goto out;
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_int64(stmt, 2, now);
+	ret = sq_run(&s->w, stmt, "tasks retried", err);
 out:
 	if (tx_end(s, ret == 0, err) == -1)
 		ret = -1;

@@ -579,6 +579,59 @@ task_next_respects_limit_and_states(void **state)
 	store_tasks_free(sent, ns);
 }
 
+/*
+ * A host marked down takes its started tasks with it: lost, and queued
+ * again where the job allows a retry. Tasks it never started stay put.
+ */
+static void
+host_down_loses_started_tasks(void **state)
+{
+	struct fx         *f = *state;
+	struct vsm_err     err = {""};
+	int64_t            h;
+	char               j[2][STORE_ID_LEN + 1], id[STORE_ID_LEN + 1];
+	struct store_task *tl, t;
+	size_t             n, k, other = 0;
+
+	h = make_host(f->st, "db-1");
+	make_job(f->st, &h, 1, j[0]);
+	make_job(f->st, &h, 1, j[1]);
+	assert_int_equal(
+	    store_task_next(f->st, h, 1, 1, NOW, &tl, &n, &err), 0);
+	assert_int_equal(n, 1);
+	snprintf(id, sizeof(id), "%s", tl[0].id);
+	store_tasks_free(tl, n);
+	assert_int_equal(store_task_ack(f->st, h, id, NOW + 1, &err), 0);
+	/* Down: the running task is lost and, with a retry left, queued. */
+	assert_int_equal(store_host_down(f->st, h, NOW + 3, &err), 0);
+	assert_int_equal(store_task_get(f->st, id, &t, &err), 0);
+	assert_int_equal(t.state, STORE_TASK_QUEUED);
+	assert_int_equal(t.attempt, 1);
+	/* The other task was never sent: still queued, attempt 0. */
+	for (k = 0; k < 2; k++) {
+		assert_int_equal(
+		    store_task_list(f->st, j[k], &tl, &n, &err), 0);
+		assert_int_equal(n, 1);
+		if (strcmp(tl[0].id, id) != 0) {
+			assert_int_equal(tl[0].state, STORE_TASK_QUEUED);
+			assert_int_equal(tl[0].attempt, 0);
+			other++;
+		}
+		store_tasks_free(tl, n);
+	}
+	assert_int_equal(other, 1);
+	/* The retried task runs again and is lost again: no retry left. */
+	assert_int_equal(store_task_ack(f->st, h, id, NOW + 4, &err), -1);
+	assert_int_equal(
+	    store_task_next(f->st, h, 2, 2, NOW + 4, &tl, &n, &err), 0);
+	store_tasks_free(tl, n);
+	assert_int_equal(store_task_ack(f->st, h, id, NOW + 5, &err), 0);
+	assert_int_equal(store_host_down(f->st, h, NOW + 6, &err), 0);
+	assert_int_equal(store_task_get(f->st, id, &t, &err), 0);
+	assert_int_equal(t.state, STORE_TASK_LOST);
+	assert_int_equal(t.attempt, 1);
+}
+
 static void
 event_append_is_idempotent(void **state)
 {
@@ -942,6 +995,8 @@ main(void)
 	        job_fans_out_in_one_transaction, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        task_next_respects_limit_and_states, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        host_down_loses_started_tasks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        event_append_is_idempotent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
