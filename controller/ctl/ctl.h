@@ -27,8 +27,8 @@
 #define CTL_USAGE 2
 
 #define CTL_DATA_DIR   "/var/lib/vsm/controller"
-#define CTL_CALL_MS    10000 /* one request and its answer */
-#define CTL_CONNECT_MS 5000  /* the handshake */
+#define CTL_CALL_MS    30000 /* one request and its answer */
+#define CTL_CONNECT_MS 15000 /* the handshake */
 #define CTL_MAX_ARGS   64    /* arguments in one CtlRequest */
 #define CTL_POLL_MS    500   /* run --wait, job logs --follow */
 
