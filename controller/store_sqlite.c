@@ -355,6 +355,57 @@ grow(void **v, size_t *cap, size_t n, size_t size, size_t max,
 	return (0);
 }
 
+/*
+ * Decode the current row of stmt into the zeroed element `elem`: 0, or -1
+ * with err set after freeing what the element already holds.
+ */
+typedef int sq_row_fn(struct sq_conn *c, sqlite3_stmt *stmt, void *elem,
+    const void *arg, struct vsm_err *err);
+/* Free the first n elements of an array, and the array. */
+typedef void sq_free_fn(void *v, size_t n);
+
+/*
+ * Step stmt (prepared and bound, c's lock held) to its end, decoding each
+ * row with row() into a growing array of `size`-byte elements, at most
+ * `max`. Returns 0 with *out (the caller frees it with freev) and *n, or
+ * -1 with err set, what was decoded freed, *out NULL and *n 0.
+ */
+static int
+sq_collect(struct sq_conn *c, sqlite3_stmt *stmt, size_t size, size_t max,
+    sq_row_fn *row, const void *arg, sq_free_fn *freev, const char *what,
+    void **out, size_t *n, struct vsm_err *err)
+{
+	void  *v = NULL;
+	size_t cap = 0, len = 0;
+	int    rc;
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (grow(&v, &cap, len, size, max, err) == -1 ||
+		    row(c, stmt, (char *)v + len * size, arg, err) == -1)
+			goto fail;
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		sq_fail(c, err, what);
+		goto fail;
+	}
+	*out = v;
+	*n = len;
+	return (0);
+fail:
+	freev(v, len);
+	*out = NULL;
+	*n = 0;
+	return (-1);
+}
+
+/* For rows that own no memory. */
+static void
+sq_free_plain(void *v, size_t n)
+{
+	free(v);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Transactions on the write connection */
 
@@ -796,45 +847,36 @@ out:
 }
 
 static int
+key_row_fn(struct sq_conn *c, sqlite3_stmt *stmt, void *elem, const void *arg,
+    struct vsm_err *err)
+{
+	if (key_row(stmt, elem) == -1)
+		return (vsm_err_set(err, "store: key: malformed row"));
+	return (0);
+}
+
+static int
 sq_key_list(
     void *db, int state, struct store_key **out, size_t *n, struct vsm_err *err)
 {
-	struct sq        *s = db;
-	sqlite3_stmt     *stmt;
-	struct store_key *v = NULL;
-	size_t            cap = 0, len = 0;
-	int               rc, ret = -1;
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	void         *v = NULL;
+	int           ret = -1;
 
+	*out = NULL;
+	*n = 0;
 	pthread_mutex_lock(&s->r.lock);
-	if ((stmt = sq_prep(&s->r, S_KEY_LIST, err)) == NULL)
-		goto out;
-	if (state >= 0)
-		bind_text(stmt, 1, store_key_state_str(state));
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (grow((void **)&v, &cap, len, sizeof(*v), STORE_FANOUT_MAX,
-		        err) == -1)
-			goto out;
-		if (key_row(stmt, &v[len]) == -1) {
-			vsm_err_set(err, "store: key: malformed row");
-			goto out;
-		}
-		len++;
+	if ((stmt = sq_prep(&s->r, S_KEY_LIST, err)) != NULL) {
+		if (state >= 0)
+			bind_text(stmt, 1, store_key_state_str(state));
+		ret = sq_collect(&s->r, stmt, sizeof(struct store_key),
+		    STORE_FANOUT_MAX, key_row_fn, NULL, sq_free_plain, "keys",
+		    &v, n, err);
 	}
-	if (rc != SQLITE_DONE) {
-		sq_fail(&s->r, err, "keys");
-		goto out;
-	}
-	ret = 0;
-out:
 	sq_done(stmt);
 	pthread_mutex_unlock(&s->r.lock);
-	if (ret == -1) {
-		free(v);
-		v = NULL;
-		len = 0;
-	}
 	*out = v;
-	*n = len;
 	return (ret);
 }
 
@@ -889,46 +931,41 @@ sq_token_redeem(void *db, const uint8_t *hash, int64_t now, int64_t *id,
 }
 
 static int
+token_row_fn(struct sq_conn *c, sqlite3_stmt *stmt, void *elem, const void *arg,
+    struct vsm_err *err)
+{
+	struct store_token *t = elem;
+
+	t->id = sqlite3_column_int64(stmt, 0);
+	t->uses_left = sqlite3_column_int(stmt, 1);
+	t->uses_total = sqlite3_column_int(stmt, 2);
+	t->revoked = sqlite3_column_int(stmt, 3);
+	t->expires_at = sqlite3_column_int64(stmt, 4);
+	t->created_at = sqlite3_column_int64(stmt, 5);
+	col_copy(stmt, 6, t->created_by, sizeof(t->created_by));
+	return (0);
+}
+
+static int
 sq_token_list(
     void *db, struct store_token **out, size_t *n, struct vsm_err *err)
 {
-	struct sq          *s = db;
-	sqlite3_stmt       *stmt;
-	struct store_token *v = NULL, *t;
-	size_t              cap = 0, len = 0;
-	int                 rc, ret = -1;
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	void         *v = NULL;
+	int           ret = -1;
 
+	*out = NULL;
+	*n = 0;
 	pthread_mutex_lock(&s->r.lock);
-	if ((stmt = sq_prep(&s->r, S_TOKEN_LIST, err)) == NULL)
-		goto out;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (grow((void **)&v, &cap, len, sizeof(*v), STORE_FANOUT_MAX,
-		        err) == -1)
-			goto out;
-		t = &v[len++];
-		t->id = sqlite3_column_int64(stmt, 0);
-		t->uses_left = sqlite3_column_int(stmt, 1);
-		t->uses_total = sqlite3_column_int(stmt, 2);
-		t->revoked = sqlite3_column_int(stmt, 3);
-		t->expires_at = sqlite3_column_int64(stmt, 4);
-		t->created_at = sqlite3_column_int64(stmt, 5);
-		col_copy(stmt, 6, t->created_by, sizeof(t->created_by));
+	if ((stmt = sq_prep(&s->r, S_TOKEN_LIST, err)) != NULL) {
+		ret = sq_collect(&s->r, stmt, sizeof(struct store_token),
+		    STORE_FANOUT_MAX, token_row_fn, NULL, sq_free_plain,
+		    "tokens", &v, n, err);
 	}
-	if (rc != SQLITE_DONE) {
-		sq_fail(&s->r, err, "tokens");
-		goto out;
-	}
-	ret = 0;
-out:
 	sq_done(stmt);
 	pthread_mutex_unlock(&s->r.lock);
-	if (ret == -1) {
-		free(v);
-		v = NULL;
-		len = 0;
-	}
 	*out = v;
-	*n = len;
 	return (ret);
 }
 
@@ -1144,39 +1181,37 @@ out:
 }
 
 static int
+host_row_fn(struct sq_conn *c, sqlite3_stmt *stmt, void *elem, const void *arg,
+    struct vsm_err *err)
+{
+	return (host_row(stmt, elem, err));
+}
+
+static void
+hosts_free(void *v, size_t n)
+{
+	store_hosts_free(v, n);
+}
+
+static int
 sq_host_list(void *db, struct store_host **out, size_t *n, struct vsm_err *err)
 {
-	struct sq         *s = db;
-	sqlite3_stmt      *stmt;
-	struct store_host *v = NULL;
-	size_t             cap = 0, len = 0;
-	int                rc, ret = -1;
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	void         *v = NULL;
+	int           ret = -1;
 
+	*out = NULL;
+	*n = 0;
 	pthread_mutex_lock(&s->r.lock);
-	if ((stmt = sq_prep(&s->r, S_HOST_LIST, err)) == NULL)
-		goto out;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (grow((void **)&v, &cap, len, sizeof(*v), STORE_FANOUT_MAX,
-		        err) == -1 ||
-		    host_row(stmt, &v[len], err) == -1)
-			goto out;
-		len++;
+	if ((stmt = sq_prep(&s->r, S_HOST_LIST, err)) != NULL) {
+		ret = sq_collect(&s->r, stmt, sizeof(struct store_host),
+		    STORE_FANOUT_MAX, host_row_fn, NULL, hosts_free, "hosts",
+		    &v, n, err);
 	}
-	if (rc != SQLITE_DONE) {
-		sq_fail(&s->r, err, "hosts");
-		goto out;
-	}
-	ret = 0;
-out:
 	sq_done(stmt);
 	pthread_mutex_unlock(&s->r.lock);
-	if (ret == -1) {
-		store_hosts_free(v, len);
-		v = NULL;
-		len = 0;
-	}
 	*out = v;
-	*n = len;
 	return (ret);
 }
 
@@ -1306,41 +1341,39 @@ out:
 }
 
 static int
+job_row_fn(struct sq_conn *c, sqlite3_stmt *stmt, void *elem, const void *arg,
+    struct vsm_err *err)
+{
+	return (job_row(c, stmt, elem, err));
+}
+
+static void
+jobs_free(void *v, size_t n)
+{
+	store_jobs_free(v, n);
+}
+
+static int
 sq_job_list(void *db, size_t limit, struct store_job **out, size_t *n,
     struct vsm_err *err)
 {
-	struct sq        *s = db;
-	sqlite3_stmt     *stmt;
-	struct store_job *v = NULL;
-	size_t            cap = 0, len = 0;
-	int               rc, ret = -1;
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	void         *v = NULL;
+	int           ret = -1;
 
+	*out = NULL;
+	*n = 0;
 	pthread_mutex_lock(&s->r.lock);
-	if ((stmt = sq_prep(&s->r, S_JOB_LIST, err)) == NULL)
-		goto out;
-	sqlite3_bind_int64(stmt, 1, (int64_t)limit);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (grow((void **)&v, &cap, len, sizeof(*v), STORE_LIST_MAX,
-		        err) == -1 ||
-		    job_row(&s->r, stmt, &v[len], err) == -1)
-			goto out;
-		len++;
+	if ((stmt = sq_prep(&s->r, S_JOB_LIST, err)) != NULL) {
+		sqlite3_bind_int64(stmt, 1, (int64_t)limit);
+		ret = sq_collect(&s->r, stmt, sizeof(struct store_job),
+		    STORE_LIST_MAX, job_row_fn, NULL, jobs_free, "jobs", &v, n,
+		    err);
 	}
-	if (rc != SQLITE_DONE) {
-		sq_fail(&s->r, err, "jobs");
-		goto out;
-	}
-	ret = 0;
-out:
 	sq_done(stmt);
 	pthread_mutex_unlock(&s->r.lock);
-	if (ret == -1) {
-		store_jobs_free(v, len);
-		v = NULL;
-		len = 0;
-	}
 	*out = v;
-	*n = len;
 	return (ret);
 }
 
@@ -1433,38 +1466,36 @@ out:
 	return (ret);
 }
 
+static int
+task_row_fn(struct sq_conn *c, sqlite3_stmt *stmt, void *elem, const void *arg,
+    struct vsm_err *err)
+{
+	struct store_task *t = elem;
+
+	if (task_row(stmt, t, *(const int *)arg, err) == -1) {
+		free(t->params);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+tasks_free(void *v, size_t n)
+{
+	store_tasks_free(v, n);
+}
+
 /* Collect task rows from a prepared statement into *out. */
 static int
 task_rows(struct sq_conn *c, sqlite3_stmt *stmt, int with_params,
     struct store_task **out, size_t *n, struct vsm_err *err)
 {
-	struct store_task *v = NULL;
-	size_t             cap = 0, len = 0;
-	int                rc, ret = -1;
+	void *v = NULL;
+	int   ret;
 
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (grow((void **)&v, &cap, len, sizeof(*v), STORE_FANOUT_MAX,
-		        err) == -1)
-			goto out;
-		if (task_row(stmt, &v[len], with_params, err) == -1) {
-			free(v[len].params);
-			goto out;
-		}
-		len++;
-	}
-	if (rc != SQLITE_DONE) {
-		sq_fail(c, err, "tasks");
-		goto out;
-	}
-	ret = 0;
-out:
-	if (ret == -1) {
-		store_tasks_free(v, len);
-		v = NULL;
-		len = 0;
-	}
+	ret = sq_collect(c, stmt, sizeof(struct store_task), STORE_FANOUT_MAX,
+	    task_row_fn, &with_params, tasks_free, "tasks", &v, n, err);
 	*out = v;
-	*n = len;
 	return (ret);
 }
 
@@ -1755,61 +1786,59 @@ out:
 }
 
 static int
+event_row_fn(struct sq_conn *c, sqlite3_stmt *stmt, void *elem, const void *arg,
+    struct vsm_err *err)
+{
+	struct store_event *e = elem;
+	const char         *kind;
+	size_t              k;
+
+	col_copy(stmt, 0, e->task_id, sizeof(e->task_id));
+	e->seq = sqlite3_column_int64(stmt, 1);
+	kind = (const char *)sqlite3_column_text(stmt, 2);
+	for (k = 0; k < 4; k++)
+		if (kind != NULL && strcmp(kind, ev_kind_names[k]) == 0)
+			e->kind = (enum store_event_kind)k;
+	e->at = sqlite3_column_int64(stmt, 3);
+	if (sqlite3_column_type(stmt, 4) != SQLITE_NULL)
+		store_task_state_parse(
+		    (const char *)sqlite3_column_text(stmt, 4), &e->status);
+	e->progress = sqlite3_column_int(stmt, 5);
+	if (sqlite3_column_type(stmt, 6) != SQLITE_NULL &&
+	    (e->text = col_dup(stmt, 6)) == NULL)
+		return (vsm_err_set(err, "store: out of memory"));
+	return (0);
+}
+
+static void
+events_free(void *v, size_t n)
+{
+	store_events_free(v, n);
+}
+
+static int
 sq_event_list(void *db, const char *task_id, int64_t after_seq, size_t limit,
     struct store_event **out, size_t *n, struct vsm_err *err)
 {
-	struct sq          *s = db;
-	sqlite3_stmt       *stmt;
-	struct store_event *v = NULL, *e;
-	size_t              cap = 0, len = 0, k;
-	const char         *kind;
-	int                 rc, ret = -1;
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	void         *v = NULL;
+	int           ret = -1;
 
+	*out = NULL;
+	*n = 0;
 	pthread_mutex_lock(&s->r.lock);
-	if ((stmt = sq_prep(&s->r, S_EVENT_LIST, err)) == NULL)
-		goto out;
-	bind_text(stmt, 1, task_id);
-	sqlite3_bind_int64(stmt, 2, after_seq);
-	sqlite3_bind_int64(stmt, 3, (int64_t)limit);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (grow((void **)&v, &cap, len, sizeof(*v), STORE_LIST_MAX,
-		        err) == -1)
-			goto out;
-		e = &v[len];
-		col_copy(stmt, 0, e->task_id, sizeof(e->task_id));
-		e->seq = sqlite3_column_int64(stmt, 1);
-		kind = (const char *)sqlite3_column_text(stmt, 2);
-		for (k = 0; k < 4; k++)
-			if (kind != NULL && strcmp(kind, ev_kind_names[k]) == 0)
-				e->kind = (enum store_event_kind)k;
-		e->at = sqlite3_column_int64(stmt, 3);
-		if (sqlite3_column_type(stmt, 4) != SQLITE_NULL)
-			store_task_state_parse(
-			    (const char *)sqlite3_column_text(stmt, 4),
-			    &e->status);
-		e->progress = sqlite3_column_int(stmt, 5);
-		if (sqlite3_column_type(stmt, 6) != SQLITE_NULL &&
-		    (e->text = col_dup(stmt, 6)) == NULL) {
-			vsm_err_set(err, "store: out of memory");
-			goto out;
-		}
-		len++;
+	if ((stmt = sq_prep(&s->r, S_EVENT_LIST, err)) != NULL) {
+		bind_text(stmt, 1, task_id);
+		sqlite3_bind_int64(stmt, 2, after_seq);
+		sqlite3_bind_int64(stmt, 3, (int64_t)limit);
+		ret = sq_collect(&s->r, stmt, sizeof(struct store_event),
+		    STORE_LIST_MAX, event_row_fn, NULL, events_free, "events",
+		    &v, n, err);
 	}
-	if (rc != SQLITE_DONE) {
-		sq_fail(&s->r, err, "events");
-		goto out;
-	}
-	ret = 0;
-out:
 	sq_done(stmt);
 	pthread_mutex_unlock(&s->r.lock);
-	if (ret == -1) {
-		store_events_free(v, len);
-		v = NULL;
-		len = 0;
-	}
 	*out = v;
-	*n = len;
 	return (ret);
 }
 
@@ -1872,52 +1901,50 @@ out:
 }
 
 static int
+artifact_row_fn(struct sq_conn *c, sqlite3_stmt *stmt, void *elem,
+    const void *arg, struct vsm_err *err)
+{
+	struct store_artifact *a = elem;
+
+	a->id = sqlite3_column_int64(stmt, 0);
+	col_copy(stmt, 1, a->task_id, sizeof(a->task_id));
+	if ((a->path = col_dup(stmt, 2)) == NULL)
+		return (vsm_err_set(err, "store: out of memory"));
+	a->size = sqlite3_column_int64(stmt, 3);
+	col_blob(stmt, 4, a->blake2b, sizeof(a->blake2b));
+	a->complete = sqlite3_column_int(stmt, 5);
+	a->created_at = sqlite3_column_int64(stmt, 6);
+	a->completed_at = sqlite3_column_int64(stmt, 7);
+	return (0);
+}
+
+static void
+artifacts_free(void *v, size_t n)
+{
+	store_artifacts_free(v, n);
+}
+
+static int
 sq_artifact_list(void *db, const char *task_id, struct store_artifact **out,
     size_t *n, struct vsm_err *err)
 {
-	struct sq             *s = db;
-	sqlite3_stmt          *stmt;
-	struct store_artifact *v = NULL, *a;
-	size_t                 cap = 0, len = 0;
-	int                    rc, ret = -1;
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	void         *v = NULL;
+	int           ret = -1;
 
+	*out = NULL;
+	*n = 0;
 	pthread_mutex_lock(&s->r.lock);
-	if ((stmt = sq_prep(&s->r, S_ART_LIST, err)) == NULL)
-		goto out;
-	bind_text(stmt, 1, task_id);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (grow((void **)&v, &cap, len, sizeof(*v), STORE_FANOUT_MAX,
-		        err) == -1)
-			goto out;
-		a = &v[len];
-		a->id = sqlite3_column_int64(stmt, 0);
-		col_copy(stmt, 1, a->task_id, sizeof(a->task_id));
-		if ((a->path = col_dup(stmt, 2)) == NULL) {
-			vsm_err_set(err, "store: out of memory");
-			goto out;
-		}
-		len++;
-		a->size = sqlite3_column_int64(stmt, 3);
-		col_blob(stmt, 4, a->blake2b, sizeof(a->blake2b));
-		a->complete = sqlite3_column_int(stmt, 5);
-		a->created_at = sqlite3_column_int64(stmt, 6);
-		a->completed_at = sqlite3_column_int64(stmt, 7);
+	if ((stmt = sq_prep(&s->r, S_ART_LIST, err)) != NULL) {
+		bind_text(stmt, 1, task_id);
+		ret = sq_collect(&s->r, stmt, sizeof(struct store_artifact),
+		    STORE_FANOUT_MAX, artifact_row_fn, NULL, artifacts_free,
+		    "artifacts", &v, n, err);
 	}
-	if (rc != SQLITE_DONE) {
-		sq_fail(&s->r, err, "artifacts");
-		goto out;
-	}
-	ret = 0;
-out:
 	sq_done(stmt);
 	pthread_mutex_unlock(&s->r.lock);
-	if (ret == -1) {
-		store_artifacts_free(v, len);
-		v = NULL;
-		len = 0;
-	}
 	*out = v;
-	*n = len;
 	return (ret);
 }
 
@@ -1940,53 +1967,55 @@ sq_audit_append(void *db, const struct store_actor *who, const char *action,
 }
 
 static int
+audit_row_fn(struct sq_conn *c, sqlite3_stmt *stmt, void *elem, const void *arg,
+    struct vsm_err *err)
+{
+	struct store_audit *a = elem;
+
+	a->id = sqlite3_column_int64(stmt, 0);
+	a->at = sqlite3_column_int64(stmt, 1);
+	col_copy(stmt, 2, a->who, sizeof(a->who));
+	col_copy(stmt, 3, a->role, sizeof(a->role));
+	col_copy(stmt, 4, a->action, sizeof(a->action));
+	a->target = col_dup(stmt, 5);
+	a->detail = col_dup(stmt, 6);
+	if (a->target == NULL || a->detail == NULL) {
+		free(a->target);
+		free(a->detail);
+		return (vsm_err_set(err, "store: out of memory"));
+	}
+	return (0);
+}
+
+static void
+audit_free(void *v, size_t n)
+{
+	store_audit_free(v, n);
+}
+
+static int
 sq_audit_list(void *db, int64_t before_id, size_t limit,
     struct store_audit **out, size_t *n, struct vsm_err *err)
 {
-	struct sq          *s = db;
-	sqlite3_stmt       *stmt;
-	struct store_audit *v = NULL, *a;
-	size_t              cap = 0, len = 0;
-	int                 rc, ret = -1;
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	void         *v = NULL;
+	int           ret = -1;
 
+	*out = NULL;
+	*n = 0;
 	pthread_mutex_lock(&s->r.lock);
-	if ((stmt = sq_prep(&s->r, S_AUDIT_LIST, err)) == NULL)
-		goto out;
-	sqlite3_bind_int64(stmt, 1, before_id > 0 ? before_id : INT64_MAX);
-	sqlite3_bind_int64(stmt, 2, (int64_t)limit);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (grow((void **)&v, &cap, len, sizeof(*v), STORE_LIST_MAX,
-		        err) == -1)
-			goto out;
-		a = &v[len];
-		a->id = sqlite3_column_int64(stmt, 0);
-		a->at = sqlite3_column_int64(stmt, 1);
-		col_copy(stmt, 2, a->who, sizeof(a->who));
-		col_copy(stmt, 3, a->role, sizeof(a->role));
-		col_copy(stmt, 4, a->action, sizeof(a->action));
-		a->target = col_dup(stmt, 5);
-		a->detail = col_dup(stmt, 6);
-		len++;
-		if (a->target == NULL || a->detail == NULL) {
-			vsm_err_set(err, "store: out of memory");
-			goto out;
-		}
+	if ((stmt = sq_prep(&s->r, S_AUDIT_LIST, err)) != NULL) {
+		sqlite3_bind_int64(
+		    stmt, 1, before_id > 0 ? before_id : INT64_MAX);
+		sqlite3_bind_int64(stmt, 2, (int64_t)limit);
+		ret = sq_collect(&s->r, stmt, sizeof(struct store_audit),
+		    STORE_LIST_MAX, audit_row_fn, NULL, audit_free, "audit", &v,
+		    n, err);
 	}
-	if (rc != SQLITE_DONE) {
-		sq_fail(&s->r, err, "audit");
-		goto out;
-	}
-	ret = 0;
-out:
 	sq_done(stmt);
 	pthread_mutex_unlock(&s->r.lock);
-	if (ret == -1) {
-		store_audit_free(v, len);
-		v = NULL;
-		len = 0;
-	}
 	*out = v;
-	*n = len;
 	return (ret);
 }
 
