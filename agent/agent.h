@@ -25,7 +25,7 @@
 #include "vsm.pb-c.h"
 
 #define AGENT_FACTS_PREFIX VSM_FACTS_TASK_PREFIX
-#define AGENT_CALL_MS      30000    /* a request other than the poll */
+#define AGENT_CALL_MS      30000 /* a request other than the poll */
 
 struct agent {
 	struct vsm_agent_config *cfg;

@@ -72,8 +72,8 @@ out:
 int
 vsm_mkdirs(const char *path, mode_t mode, struct vsm_err *err)
 {
-	char	    buf[PATH_MAX];
-	char	   *p;
+	char        buf[PATH_MAX];
+	char       *p;
 	struct stat st;
 
 	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
@@ -83,7 +83,8 @@ vsm_mkdirs(const char *path, mode_t mode, struct vsm_err *err)
 			continue;
 		*p = '\0';
 		if (mkdir(buf, mode) == -1 && errno != EEXIST)
-			return (vsm_err_set(err, "%s: %s", buf, strerror(errno)));
+			return (
+			    vsm_err_set(err, "%s: %s", buf, strerror(errno)));
 		*p = '/';
 	}
 	if (mkdir(buf, mode) == -1 && errno != EEXIST)

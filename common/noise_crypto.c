@@ -83,7 +83,7 @@ noise_hashfn_find(const char *name, size_t len)
 /* out = HASH(a || b); out may alias a or b. */
 void
 noise_hash2(const struct noise_hashfn *hf, uint8_t *out, const uint8_t *a,
-            size_t alen, const uint8_t *b, size_t blen)
+    size_t alen, const uint8_t *b, size_t blen)
 {
 	union noise_hashst st;
 
@@ -101,13 +101,12 @@ noise_hash2(const struct noise_hashfn *hf, uint8_t *out, const uint8_t *a,
  */
 static void
 noise_hmac(const struct noise_hashfn *hf, const uint8_t *key, size_t keylen,
-           const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-           uint8_t *out)
+    const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint8_t *out)
 {
 	union noise_hashst st;
-	uint8_t pad[NOISE_MAXBLOCKLEN];
-	uint8_t inner[VSM_NOISE_MAXHASHLEN];
-	size_t i;
+	uint8_t            pad[NOISE_MAXBLOCKLEN];
+	uint8_t            inner[VSM_NOISE_MAXHASHLEN];
+	size_t             i;
 
 	memset(pad, 0, sizeof(pad));
 	if (keylen > hf->blocklen)
@@ -141,11 +140,11 @@ noise_hmac(const struct noise_hashfn *hf, const uint8_t *key, size_t keylen,
  */
 void
 noise_hkdf(const struct noise_hashfn *hf, const uint8_t *ck, const uint8_t *ikm,
-           size_t ikmlen, uint8_t *o1, uint8_t *o2, uint8_t *o3)
+    size_t ikmlen, uint8_t *o1, uint8_t *o2, uint8_t *o3)
 {
-	uint8_t tk[VSM_NOISE_MAXHASHLEN];
+	uint8_t       tk[VSM_NOISE_MAXHASHLEN];
 	const uint8_t one = 1, two = 2, three = 3;
-	size_t hl = hf->hashlen;
+	size_t        hl = hf->hashlen;
 
 	noise_hmac(hf, ck, hl, ikm, ikmlen, NULL, 0, tk);
 	noise_hmac(hf, tk, hl, &one, 1, NULL, 0, o1);
@@ -158,7 +157,7 @@ noise_hkdf(const struct noise_hashfn *hf, const uint8_t *ck, const uint8_t *ikm,
 /* out = DH(priv, pub); VSM_NOISE_EDH (and out zeroed) on a low-order pub. */
 enum vsm_noise_rc
 noise_dh(uint8_t out[VSM_NOISE_DHLEN], const uint8_t priv[VSM_NOISE_DHLEN],
-         const uint8_t pub[VSM_NOISE_DHLEN])
+    const uint8_t pub[VSM_NOISE_DHLEN])
 {
 	if (crypto_scalarmult(out, priv, pub) != 0) {
 		sodium_memzero(out, VSM_NOISE_DHLEN);
@@ -178,8 +177,8 @@ vsm_noise_keypair(uint8_t priv[VSM_NOISE_DHLEN], uint8_t pub[VSM_NOISE_DHLEN])
 
 /* pub = the public key of priv. Returns 0, or -1 if libsodium refuses. */
 int
-vsm_noise_pubkey(const uint8_t priv[VSM_NOISE_DHLEN],
-                 uint8_t pub[VSM_NOISE_DHLEN])
+vsm_noise_pubkey(
+    const uint8_t priv[VSM_NOISE_DHLEN], uint8_t pub[VSM_NOISE_DHLEN])
 {
 	if (crypto_scalarmult_base(pub, priv) != 0) {
 		sodium_memzero(pub, VSM_NOISE_DHLEN);
@@ -213,8 +212,8 @@ noise_nonce(uint8_t nonce[NOISE_NONCELEN], uint64_t n)
  */
 enum vsm_noise_rc
 noise_cipher_seal(const struct vsm_noise_cipher *cs, uint64_t n,
-                  const uint8_t *ad, size_t adlen, const uint8_t *pt,
-                  size_t ptlen, uint8_t *out)
+    const uint8_t *ad, size_t adlen, const uint8_t *pt, size_t ptlen,
+    uint8_t *out)
 {
 	uint8_t nonce[NOISE_NONCELEN];
 
@@ -226,16 +225,16 @@ noise_cipher_seal(const struct vsm_noise_cipher *cs, uint64_t n,
 	if (n == VSM_NOISE_NONCE_MAX)
 		return (VSM_NOISE_ENONCE);
 	noise_nonce(nonce, n);
-	crypto_aead_chacha20poly1305_ietf_encrypt(out, NULL, pt, ptlen, ad,
-	                                          adlen, NULL, nonce, cs->k);
+	crypto_aead_chacha20poly1305_ietf_encrypt(
+	    out, NULL, pt, ptlen, ad, adlen, NULL, nonce, cs->k);
 	return (VSM_NOISE_OK);
 }
 
 /* DecryptWithAd at nonce n: out gets ctlen (- TAGLEN with a key) bytes. */
 enum vsm_noise_rc
 noise_cipher_open(const struct vsm_noise_cipher *cs, uint64_t n,
-                  const uint8_t *ad, size_t adlen, const uint8_t *ct,
-                  size_t ctlen, uint8_t *out)
+    const uint8_t *ad, size_t adlen, const uint8_t *ct, size_t ctlen,
+    uint8_t *out)
 {
 	uint8_t nonce[NOISE_NONCELEN];
 
@@ -257,8 +256,8 @@ noise_cipher_open(const struct vsm_noise_cipher *cs, uint64_t n,
 
 enum vsm_noise_rc
 vsm_noise_cipher_encrypt_at(const struct vsm_noise_cipher *cs, uint64_t nonce,
-                            const uint8_t *ad, size_t adlen, const uint8_t *pt,
-                            size_t ptlen, uint8_t *out)
+    const uint8_t *ad, size_t adlen, const uint8_t *pt, size_t ptlen,
+    uint8_t *out)
 {
 	if (ptlen > VSM_NOISE_MAXPLAIN)
 		return (VSM_NOISE_ETOOBIG);
@@ -267,8 +266,8 @@ vsm_noise_cipher_encrypt_at(const struct vsm_noise_cipher *cs, uint64_t nonce,
 
 enum vsm_noise_rc
 vsm_noise_cipher_decrypt_at(const struct vsm_noise_cipher *cs, uint64_t nonce,
-                            const uint8_t *ad, size_t adlen, const uint8_t *ct,
-                            size_t ctlen, uint8_t *out)
+    const uint8_t *ad, size_t adlen, const uint8_t *ct, size_t ctlen,
+    uint8_t *out)
 {
 	if (ctlen > VSM_NOISE_MAXMSGLEN)
 		return (VSM_NOISE_ETOOBIG);
@@ -278,8 +277,7 @@ vsm_noise_cipher_decrypt_at(const struct vsm_noise_cipher *cs, uint64_t nonce,
 /* As _encrypt_at() with cs->n, which goes up by one on success. */
 enum vsm_noise_rc
 vsm_noise_cipher_encrypt(struct vsm_noise_cipher *cs, const uint8_t *ad,
-                         size_t adlen, const uint8_t *pt, size_t ptlen,
-                         uint8_t *out)
+    size_t adlen, const uint8_t *pt, size_t ptlen, uint8_t *out)
 {
 	enum vsm_noise_rc rc;
 
@@ -292,8 +290,7 @@ vsm_noise_cipher_encrypt(struct vsm_noise_cipher *cs, const uint8_t *ad,
 /* As _decrypt_at() with cs->n, which goes up by one on success only. */
 enum vsm_noise_rc
 vsm_noise_cipher_decrypt(struct vsm_noise_cipher *cs, const uint8_t *ad,
-                         size_t adlen, const uint8_t *ct, size_t ctlen,
-                         uint8_t *out)
+    size_t adlen, const uint8_t *ct, size_t ctlen, uint8_t *out)
 {
 	enum vsm_noise_rc rc;
 

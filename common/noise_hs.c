@@ -22,30 +22,30 @@ enum hs_phase {
 
 struct noise_sym {
 	const struct noise_hashfn *hf;
-	struct vsm_noise_cipher cs;
-	uint8_t ck[VSM_NOISE_MAXHASHLEN];
-	uint8_t h[VSM_NOISE_MAXHASHLEN];
+	struct vsm_noise_cipher    cs;
+	uint8_t                    ck[VSM_NOISE_MAXHASHLEN];
+	uint8_t                    h[VSM_NOISE_MAXHASHLEN];
 };
 
 struct vsm_noise_hs {
-	struct noise_sym sym;
+	struct noise_sym            sym;
 	const struct noise_pattern *pat;
-	uint8_t s[VSM_NOISE_DHLEN];
-	uint8_t spub[VSM_NOISE_DHLEN];
-	uint8_t e[VSM_NOISE_DHLEN];
-	uint8_t epub[VSM_NOISE_DHLEN];
-	uint8_t rs[VSM_NOISE_DHLEN];
-	uint8_t re[VSM_NOISE_DHLEN];
-	int has_s, has_e, has_rs, has_re;
-	int initiator;
-	size_t nmsgs;
-	size_t msg; /* index of the next message */
-	enum hs_phase phase;
+	uint8_t                     s[VSM_NOISE_DHLEN];
+	uint8_t                     spub[VSM_NOISE_DHLEN];
+	uint8_t                     e[VSM_NOISE_DHLEN];
+	uint8_t                     epub[VSM_NOISE_DHLEN];
+	uint8_t                     rs[VSM_NOISE_DHLEN];
+	uint8_t                     re[VSM_NOISE_DHLEN];
+	int                         has_s, has_e, has_rs, has_re;
+	int                         initiator;
+	size_t                      nmsgs;
+	size_t                      msg; /* index of the next message */
+	enum hs_phase               phase;
 };
 
 static void
-sym_init(struct noise_sym *sym, const struct noise_hashfn *hf,
-         const char *proto)
+sym_init(
+    struct noise_sym *sym, const struct noise_hashfn *hf, const char *proto)
 {
 	size_t len = strlen(proto);
 
@@ -76,14 +76,14 @@ sym_mixkey(struct noise_sym *sym, const uint8_t *ikm, size_t len)
 
 /* out gets ptlen (+ TAGLEN once keyed) bytes; h takes in the ciphertext. */
 static enum vsm_noise_rc
-sym_encrypt_hash(struct noise_sym *sym, const uint8_t *pt, size_t ptlen,
-                 uint8_t *out)
+sym_encrypt_hash(
+    struct noise_sym *sym, const uint8_t *pt, size_t ptlen, uint8_t *out)
 {
 	enum vsm_noise_rc rc;
-	size_t ctlen = ptlen;
+	size_t            ctlen = ptlen;
 
-	rc = noise_cipher_seal(&sym->cs, sym->cs.n, sym->h, sym->hf->hashlen,
-	                       pt, ptlen, out);
+	rc = noise_cipher_seal(
+	    &sym->cs, sym->cs.n, sym->h, sym->hf->hashlen, pt, ptlen, out);
 	if (rc != VSM_NOISE_OK)
 		return (rc);
 	if (sym->cs.has_key) {
@@ -99,12 +99,12 @@ sym_encrypt_hash(struct noise_sym *sym, const uint8_t *pt, size_t ptlen,
  * The new h is computed first, so out may equal ct.
  */
 static enum vsm_noise_rc
-sym_decrypt_hash(struct noise_sym *sym, const uint8_t *ct, size_t ctlen,
-                 uint8_t *out)
+sym_decrypt_hash(
+    struct noise_sym *sym, const uint8_t *ct, size_t ctlen, uint8_t *out)
 {
 	enum vsm_noise_rc rc;
-	uint8_t h[VSM_NOISE_MAXHASHLEN];
-	size_t hl = sym->hf->hashlen;
+	uint8_t           h[VSM_NOISE_MAXHASHLEN];
+	size_t            hl = sym->hf->hashlen;
 
 	noise_hash2(sym->hf, h, sym->h, hl, ct, ctlen);
 	rc = noise_cipher_open(&sym->cs, sym->cs.n, sym->h, hl, ct, ctlen, out);
@@ -130,7 +130,7 @@ toks_have(const uint8_t *toks, enum noise_token tok)
  * before the first message. */
 static void
 hs_needs(const struct noise_pattern *pat, int initiator, size_t nmsgs,
-         int *need_s, int *need_rs)
+    int *need_s, int *need_rs)
 {
 	size_t i;
 
@@ -147,7 +147,7 @@ hs_premsg(struct vsm_noise_hs *hs, const uint8_t *toks, int local)
 	for (; *toks != NOISE_TOK_END; toks++) {
 		if (*toks == NOISE_TOK_S)
 			sym_mixhash(&hs->sym, local ? hs->spub : hs->rs,
-			            VSM_NOISE_DHLEN);
+			    VSM_NOISE_DHLEN);
 	}
 }
 
@@ -187,13 +187,13 @@ hs_keys(struct vsm_noise_hs *hs, const struct vsm_noise_hs_config *cfg)
  * VSM_NOISE_EDECRYPT, as it would be had rs been a pre-message.
  */
 enum vsm_noise_rc
-vsm_noise_hs_new(struct vsm_noise_hs **hsp,
-                 const struct vsm_noise_hs_config *cfg)
+vsm_noise_hs_new(
+    struct vsm_noise_hs **hsp, const struct vsm_noise_hs_config *cfg)
 {
-	enum vsm_noise_rc rc;
-	struct vsm_noise_hs *hs = NULL;
+	enum vsm_noise_rc           rc;
+	struct vsm_noise_hs        *hs = NULL;
 	const struct noise_pattern *pat;
-	const struct noise_hashfn *hf;
+	const struct noise_hashfn  *hf;
 
 	*hsp = NULL;
 	if (cfg == NULL)
@@ -266,7 +266,7 @@ vsm_noise_hs_action(const struct vsm_noise_hs *hs)
 static size_t
 hs_overhead(const struct vsm_noise_hs *hs, const uint8_t *toks)
 {
-	int keyed = hs->sym.cs.has_key;
+	int    keyed = hs->sym.cs.has_key;
 	size_t len = 0;
 
 	for (; *toks != NOISE_TOK_END; toks++) {
@@ -285,19 +285,19 @@ static enum vsm_noise_rc
 hs_dh(struct vsm_noise_hs *hs, enum noise_token tok)
 {
 	enum vsm_noise_rc rc;
-	uint8_t dh[VSM_NOISE_DHLEN];
-	const uint8_t *priv, *pub;
-	int lpriv_e, rpub_e, ok;
+	uint8_t           dh[VSM_NOISE_DHLEN];
+	const uint8_t    *priv, *pub;
+	int               lpriv_e, rpub_e, ok;
 
 	/* es is DH(e, rs) at the initiator, DH(s, re) at the responder. */
 	lpriv_e = tok == NOISE_TOK_EE ||
-	          tok == (hs->initiator ? NOISE_TOK_ES : NOISE_TOK_SE);
+	    tok == (hs->initiator ? NOISE_TOK_ES : NOISE_TOK_SE);
 	rpub_e = tok == NOISE_TOK_EE ||
-	         tok == (hs->initiator ? NOISE_TOK_SE : NOISE_TOK_ES);
+	    tok == (hs->initiator ? NOISE_TOK_SE : NOISE_TOK_ES);
 	priv = lpriv_e ? hs->e : hs->s;
 	pub = rpub_e ? hs->re : hs->rs;
 	ok = (lpriv_e ? hs->has_e : hs->has_s) &&
-	     (rpub_e ? hs->has_re : hs->has_rs);
+	    (rpub_e ? hs->has_re : hs->has_rs);
 	if (!ok)
 		return (VSM_NOISE_ESTATE); /* a bad pattern row */
 	if ((rc = noise_dh(dh, priv, pub)) == VSM_NOISE_OK)
@@ -317,11 +317,11 @@ hs_turn(const struct vsm_noise_hs *hs, enum vsm_noise_action want)
 
 /* The tokens of a message to write into out (room already checked). */
 static enum vsm_noise_rc
-hs_write_toks(struct vsm_noise_hs *hs, const uint8_t *toks, uint8_t *out,
-              size_t *offp)
+hs_write_toks(
+    struct vsm_noise_hs *hs, const uint8_t *toks, uint8_t *out, size_t *offp)
 {
 	enum vsm_noise_rc rc = VSM_NOISE_OK;
-	size_t off = 0;
+	size_t            off = 0;
 
 	for (; *toks != NOISE_TOK_END && rc == VSM_NOISE_OK; toks++) {
 		switch (*toks) {
@@ -335,10 +335,10 @@ hs_write_toks(struct vsm_noise_hs *hs, const uint8_t *toks, uint8_t *out,
 			off += VSM_NOISE_DHLEN;
 			break;
 		case NOISE_TOK_S:
-			rc = sym_encrypt_hash(&hs->sym, hs->spub,
-			                      VSM_NOISE_DHLEN, out + off);
+			rc = sym_encrypt_hash(
+			    &hs->sym, hs->spub, VSM_NOISE_DHLEN, out + off);
 			off += VSM_NOISE_DHLEN +
-			       (hs->sym.cs.has_key ? VSM_NOISE_TAGLEN : 0);
+			    (hs->sym.cs.has_key ? VSM_NOISE_TAGLEN : 0);
 			break;
 		default:
 			rc = hs_dh(hs, *toks);
@@ -351,11 +351,11 @@ hs_write_toks(struct vsm_noise_hs *hs, const uint8_t *toks, uint8_t *out,
 
 enum vsm_noise_rc
 vsm_noise_hs_write(struct vsm_noise_hs *hs, const uint8_t *payload, size_t plen,
-                   uint8_t *out, size_t outcap, size_t *outlen)
+    uint8_t *out, size_t outcap, size_t *outlen)
 {
 	enum vsm_noise_rc rc;
-	const uint8_t *toks;
-	size_t need, off;
+	const uint8_t    *toks;
+	size_t            need, off;
 
 	if (hs == NULL)
 		return (VSM_NOISE_EARG);
@@ -382,11 +382,11 @@ out:
 /* The tokens of a message read from msg (length already checked). */
 static enum vsm_noise_rc
 hs_read_toks(struct vsm_noise_hs *hs, const uint8_t *toks, const uint8_t *msg,
-             size_t *offp)
+    size_t *offp)
 {
 	enum vsm_noise_rc rc = VSM_NOISE_OK;
-	uint8_t rs[VSM_NOISE_DHLEN];
-	size_t off = 0, len;
+	uint8_t           rs[VSM_NOISE_DHLEN];
+	size_t            off = 0, len;
 
 	for (; *toks != NOISE_TOK_END && rc == VSM_NOISE_OK; toks++) {
 		switch (*toks) {
@@ -398,7 +398,7 @@ hs_read_toks(struct vsm_noise_hs *hs, const uint8_t *toks, const uint8_t *msg,
 			break;
 		case NOISE_TOK_S:
 			len = VSM_NOISE_DHLEN +
-			      (hs->sym.cs.has_key ? VSM_NOISE_TAGLEN : 0);
+			    (hs->sym.cs.has_key ? VSM_NOISE_TAGLEN : 0);
 			rc = sym_decrypt_hash(&hs->sym, msg + off, len, rs);
 			off += len;
 			if (rc != VSM_NOISE_OK)
@@ -424,11 +424,11 @@ hs_read_toks(struct vsm_noise_hs *hs, const uint8_t *toks, const uint8_t *msg,
 /* payload must not overlap msg (libsodium decrypts in place only exactly). */
 enum vsm_noise_rc
 vsm_noise_hs_read(struct vsm_noise_hs *hs, const uint8_t *msg, size_t mlen,
-                  uint8_t *payload, size_t pcap, size_t *plen)
+    uint8_t *payload, size_t pcap, size_t *plen)
 {
 	enum vsm_noise_rc rc;
-	const uint8_t *toks;
-	size_t need, off;
+	const uint8_t    *toks;
+	size_t            need, off;
 
 	if (hs == NULL)
 		return (VSM_NOISE_EARG);
@@ -461,7 +461,7 @@ out:
  */
 enum vsm_noise_rc
 vsm_noise_hs_split(struct vsm_noise_hs *hs, struct vsm_noise_cipher *send,
-                   struct vsm_noise_cipher *recv)
+    struct vsm_noise_cipher *recv)
 {
 	uint8_t k1[VSM_NOISE_MAXHASHLEN], k2[VSM_NOISE_MAXHASHLEN];
 

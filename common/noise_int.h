@@ -34,9 +34,9 @@ enum noise_token {
  */
 struct noise_pattern {
 	const char *name;
-	uint8_t pre_i[NOISE_MAXPRE + 1];
-	uint8_t pre_r[NOISE_MAXPRE + 1];
-	uint8_t msgs[NOISE_MAXMSGS][NOISE_MAXTOKENS + 1];
+	uint8_t     pre_i[NOISE_MAXPRE + 1];
+	uint8_t     pre_r[NOISE_MAXPRE + 1];
+	uint8_t     msgs[NOISE_MAXMSGS][NOISE_MAXTOKENS + 1];
 };
 
 union noise_hashst {
@@ -47,36 +47,32 @@ union noise_hashst {
 /* HASH() of the spec, as an incremental hash. */
 struct noise_hashfn {
 	const char *name; /* "SHA256" */
-	size_t hashlen;
-	size_t blocklen;
+	size_t      hashlen;
+	size_t      blocklen;
 	void (*init)(union noise_hashst *);
 	void (*update)(union noise_hashst *, const uint8_t *, size_t);
 	void (*final)(union noise_hashst *, uint8_t *);
 };
 
 /* noise_crypto.c */
-void noise_sodium_init(void);
+void                       noise_sodium_init(void);
 const struct noise_hashfn *noise_hashfn_find(const char *, size_t);
 void noise_hash2(const struct noise_hashfn *, uint8_t *, const uint8_t *,
-                 size_t, const uint8_t *, size_t);
+    size_t, const uint8_t *, size_t);
 void noise_hkdf(const struct noise_hashfn *, const uint8_t *, const uint8_t *,
-                size_t, uint8_t *, uint8_t *, uint8_t *);
+    size_t, uint8_t *, uint8_t *, uint8_t *);
 enum vsm_noise_rc noise_dh(uint8_t[VSM_NOISE_DHLEN],
-                           const uint8_t[VSM_NOISE_DHLEN],
-                           const uint8_t[VSM_NOISE_DHLEN]);
-void noise_cipher_init(struct vsm_noise_cipher *, const uint8_t *);
+    const uint8_t[VSM_NOISE_DHLEN], const uint8_t[VSM_NOISE_DHLEN]);
+void              noise_cipher_init(struct vsm_noise_cipher *, const uint8_t *);
 enum vsm_noise_rc noise_cipher_seal(const struct vsm_noise_cipher *, uint64_t,
-                                    const uint8_t *, size_t, const uint8_t *,
-                                    size_t, uint8_t *);
+    const uint8_t *, size_t, const uint8_t *, size_t, uint8_t *);
 enum vsm_noise_rc noise_cipher_open(const struct vsm_noise_cipher *, uint64_t,
-                                    const uint8_t *, size_t, const uint8_t *,
-                                    size_t, uint8_t *);
+    const uint8_t *, size_t, const uint8_t *, size_t, uint8_t *);
 
 /* noise_pattern.c */
 const struct noise_pattern *noise_pattern_find(const char *, size_t);
-size_t noise_pattern_nmsgs(const struct noise_pattern *);
-enum vsm_noise_rc noise_protocol_parse(const char *,
-                                       const struct noise_pattern **,
-                                       const struct noise_hashfn **);
+size_t                      noise_pattern_nmsgs(const struct noise_pattern *);
+enum vsm_noise_rc           noise_protocol_parse(
+              const char *, const struct noise_pattern **, const struct noise_hashfn **);
 
 #endif /* VSM_NOISE_INT_H */

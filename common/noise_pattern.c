@@ -102,10 +102,10 @@ noise_pattern_nmsgs(const struct noise_pattern *p)
  */
 enum vsm_noise_rc
 noise_protocol_parse(const char *proto, const struct noise_pattern **patp,
-                     const struct noise_hashfn **hfp)
+    const struct noise_hashfn **hfp)
 {
 	const char *pat, *rest;
-	size_t len, patlen;
+	size_t      len, patlen;
 
 	*patp = NULL;
 	*hfp = NULL;

@@ -225,13 +225,14 @@ ingest_facts(struct ctld *cd, int64_t host_id, const Vsm__TaskEvent *te,
 	if (te->kind_case != VSM__TASK_EVENT__KIND_RESULT)
 		return (0);
 	r = te->result;
-	if (r->status != VSM__TASK_STATUS__TASK_OK || r->result_json[0] == '\0') {
+	if (r->status != VSM__TASK_STATUS__TASK_OK ||
+	    r->result_json[0] == '\0') {
 		log_warnx("host %lld: facts not gathered: %s",
 		    (long long)host_id, r->error[0] ? r->error : r->summary);
 		return (0);
 	}
-	return (store_host_set_facts(cd->st, host_id, r->result_json,
-	    ctld_now(), err));
+	return (store_host_set_facts(
+	    cd->st, host_id, r->result_json, ctld_now(), err));
 }
 
 /* Settle event i of the batch without the writer: rc 0 acked, -1 not. */

@@ -30,7 +30,7 @@ struct store {
 void store_writer_init(struct store_writer *w);
 /* Argument checks shared by the direct calls and the writer's queue. */
 int store_check_event(const struct store_event *ev, struct vsm_err *err);
-int store_check_heartbeat(const struct store_heartbeat *hb,
-    struct vsm_err *err);
+int store_check_heartbeat(
+    const struct store_heartbeat *hb, struct vsm_err *err);
 
 #endif /* VSM_STORE_INT_H */

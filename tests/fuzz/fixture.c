@@ -23,7 +23,7 @@ enum { K_AGENT_S, K_AGENT_E, K_CTL_S, K_CTL_E, K_MAX };
 
 static uint8_t priv[K_MAX][VSM_NOISE_DHLEN];
 static uint8_t pub[K_MAX][VSM_NOISE_DHLEN];
-static int ready;
+static int     ready;
 
 /*
  * UBSan reports and goes on by default, which libFuzzer does not see as a
@@ -61,8 +61,8 @@ fixture_init(void)
 		fixture_fail("sodium_init");
 	for (i = 0; i < K_MAX; i++) {
 		crypto_generichash(priv[i], sizeof(priv[i]),
-		                   (const uint8_t *)key_labels[i],
-		                   strlen(key_labels[i]), NULL, 0);
+		    (const uint8_t *)key_labels[i], strlen(key_labels[i]), NULL,
+		    0);
 		if (vsm_noise_pubkey(priv[i], pub[i]) != 0)
 			fixture_fail("public key of \"%s\"", key_labels[i]);
 	}
@@ -82,7 +82,7 @@ fixture_hs_new(int initiator)
 	    .e = priv[initiator ? K_AGENT_E : K_CTL_E],
 	};
 	struct vsm_noise_hs *hs;
-	enum vsm_noise_rc rc;
+	enum vsm_noise_rc    rc;
 
 	fixture_init();
 	if ((rc = vsm_noise_hs_new(&hs, &cfg)) != VSM_NOISE_OK)
@@ -93,10 +93,10 @@ fixture_hs_new(int initiator)
 size_t
 fixture_hello(uint8_t *buf, size_t cap)
 {
-	Vsm__Hello h = VSM__HELLO__INIT;
-	Vsm__Label l0 = VSM__LABEL__INIT, l1 = VSM__LABEL__INIT;
+	Vsm__Hello  h = VSM__HELLO__INIT;
+	Vsm__Label  l0 = VSM__LABEL__INIT, l1 = VSM__LABEL__INIT;
 	Vsm__Label *labels[] = {&l0, &l1};
-	size_t len;
+	size_t      len;
 
 	h.name = "db-01.example";
 	h.agent_version = "0.1.0";
@@ -117,7 +117,7 @@ size_t
 fixture_welcome(uint8_t *buf, size_t cap)
 {
 	Vsm__Welcome w = VSM__WELCOME__INIT;
-	size_t len;
+	size_t       len;
 
 	w.status = VSM__WELCOME__STATUS__ACCEPTED;
 	w.session_id = FIXTURE_SID;
@@ -130,8 +130,8 @@ fixture_welcome(uint8_t *buf, size_t cap)
 }
 
 struct vsm_noise_hs *
-fixture_msg1(const uint8_t *pl, size_t plen, uint8_t *out, size_t cap,
-             size_t *outlen)
+fixture_msg1(
+    const uint8_t *pl, size_t plen, uint8_t *out, size_t cap, size_t *outlen)
 {
 	struct vsm_noise_hs *hs = fixture_hs_new(1);
 
@@ -147,18 +147,18 @@ fixture_msg1(const uint8_t *pl, size_t plen, uint8_t *out, size_t cap,
 
 struct vsm_noise_hs *
 fixture_msg2(const uint8_t *m1, size_t m1len, const uint8_t *pl, size_t plen,
-             uint8_t *out, size_t cap, size_t *outlen)
+    uint8_t *out, size_t cap, size_t *outlen)
 {
 	struct vsm_noise_hs *hs = fixture_hs_new(0);
-	uint8_t buf[FIXTURE_PCAP];
-	size_t blen;
-	enum vsm_noise_rc rc;
+	uint8_t              buf[FIXTURE_PCAP];
+	size_t               blen;
+	enum vsm_noise_rc    rc;
 
 	*outlen = 0;
 	if ((rc = vsm_noise_hs_read(hs, m1, m1len, buf, sizeof(buf), &blen)) !=
 	    VSM_NOISE_OK)
 		fixture_fail("responder refuses a valid message 1: %s",
-		             vsm_noise_strerror(rc));
+		    vsm_noise_strerror(rc));
 	if (vsm_noise_hs_write(hs, pl, plen, out, cap, outlen) !=
 	    VSM_NOISE_OK) {
 		vsm_noise_hs_free(hs);
@@ -172,21 +172,21 @@ void
 fixture_pair(struct vsm_session **agent, struct vsm_session **ctl)
 {
 	struct vsm_noise_hs *ini, *resp;
-	uint8_t m1[512], m2[512], pl[FIXTURE_PCAP];
-	size_t m1len, m2len, plen;
-	enum vsm_noise_rc rc;
+	uint8_t              m1[512], m2[512], pl[FIXTURE_PCAP];
+	size_t               m1len, m2len, plen;
+	enum vsm_noise_rc    rc;
 
 	plen = fixture_hello(pl, sizeof(pl));
 	if ((ini = fixture_msg1(pl, plen, m1, sizeof(m1), &m1len)) == NULL)
 		fixture_fail("message 1");
 	plen = fixture_welcome(pl, sizeof(pl));
-	if ((resp = fixture_msg2(m1, m1len, pl, plen, m2, sizeof(m2),
-	                         &m2len)) == NULL)
+	if ((resp = fixture_msg2(
+	         m1, m1len, pl, plen, m2, sizeof(m2), &m2len)) == NULL)
 		fixture_fail("message 2");
 	if ((rc = vsm_noise_hs_read(ini, m2, m2len, pl, sizeof(pl), &plen)) !=
 	    VSM_NOISE_OK)
 		fixture_fail("initiator refuses a valid message 2: %s",
-		             vsm_noise_strerror(rc));
+		    vsm_noise_strerror(rc));
 	*agent = vsm_session_new(ini, FIXTURE_SID, FIXTURE_PIPE);
 	*ctl = vsm_session_new(resp, FIXTURE_SID, FIXTURE_PIPE);
 	if (*agent == NULL || *ctl == NULL)

@@ -64,8 +64,8 @@ size_t fixture_welcome(uint8_t *buf, size_t cap);
  * that wrote it (caller frees), or NULL when the handshake refuses the
  * payload (too big); *outlen is then 0.
  */
-struct vsm_noise_hs *fixture_msg1(const uint8_t *pl, size_t plen, uint8_t *out,
-                                  size_t cap, size_t *outlen);
+struct vsm_noise_hs *fixture_msg1(
+    const uint8_t *pl, size_t plen, uint8_t *out, size_t cap, size_t *outlen);
 
 /*
  * A responder that has read the valid message m1 and written message 2
@@ -73,8 +73,7 @@ struct vsm_noise_hs *fixture_msg1(const uint8_t *pl, size_t plen, uint8_t *out,
  * NULL when the payload is refused.
  */
 struct vsm_noise_hs *fixture_msg2(const uint8_t *m1, size_t m1len,
-                                  const uint8_t *pl, size_t plen, uint8_t *out,
-                                  size_t cap, size_t *outlen);
+    const uint8_t *pl, size_t plen, uint8_t *out, size_t cap, size_t *outlen);
 
 /*
  * The two ends of an established session (id FIXTURE_SID, pipe

@@ -26,7 +26,7 @@ static void
 walk_bytes(const ProtobufCBinaryData *b)
 {
 	uint64_t sum = b->len;
-	size_t i;
+	size_t   i;
 
 	for (i = 0; i < b->len; i++)
 		sum += b->data[i];
@@ -57,12 +57,11 @@ walk_unknown(const ProtobufCMessage *m)
 	sink += m->n_unknown_fields;
 	for (i = 0; i < m->n_unknown_fields; i++) {
 		sink += m->unknown_fields[i].tag +
-		        m->unknown_fields[i].wire_type +
-		        m->unknown_fields[i].len;
+		    m->unknown_fields[i].wire_type + m->unknown_fields[i].len;
 		if (m->unknown_fields[i].len > 0)
 			sink += m->unknown_fields[i].data[0] +
-			        m->unknown_fields[i]
-			            .data[m->unknown_fields[i].len - 1];
+			    m->unknown_fields[i]
+			        .data[m->unknown_fields[i].len - 1];
 	}
 }
 
@@ -94,8 +93,8 @@ walk_frame(const Vsm__Frame *f)
 			walk_bytes(&f->transport->chunk[i]);
 		break;
 	default:
-		fixture_fail("vsm_frame_unpack returned kind %d",
-		             (int)f->kind_case);
+		fixture_fail(
+		    "vsm_frame_unpack returned kind %d", (int)f->kind_case);
 	}
 }
 
@@ -114,7 +113,7 @@ walk_envelope(const Vsm__Envelope *e)
 	case VSM__ENVELOPE__BODY_HEARTBEAT_ACK:
 		walk_unknown(&e->heartbeat_ack->base);
 		sink += e->heartbeat_ack->seq +
-		        e->heartbeat_ack->controller_time_ms;
+		    e->heartbeat_ack->controller_time_ms;
 		break;
 	case VSM__ENVELOPE__BODY_ECHO:
 		walk_unknown(&e->echo->base);
@@ -184,9 +183,9 @@ static void
 check_frame(const uint8_t *data, size_t len)
 {
 	Vsm__Frame *f;
-	nng_msg *msg;
-	uint8_t *buf;
-	size_t blen;
+	nng_msg    *msg;
+	uint8_t    *buf;
+	size_t      blen;
 
 	if ((f = vsm_frame_unpack(data, len)) == NULL)
 		return;
@@ -206,7 +205,7 @@ static void
 check_envelope(const uint8_t *data, size_t len)
 {
 	Vsm__Envelope *e;
-	size_t blen;
+	size_t         blen;
 
 	if ((e = vsm__envelope__unpack(NULL, len, data)) == NULL)
 		return;
@@ -219,7 +218,7 @@ static void
 check_hello(const uint8_t *data, size_t len)
 {
 	Vsm__Hello *h;
-	size_t blen;
+	size_t      blen;
 
 	if ((h = vsm__hello__unpack(NULL, len, data)) == NULL)
 		return;
@@ -232,7 +231,7 @@ static void
 check_welcome(const uint8_t *data, size_t len)
 {
 	Vsm__Welcome *w;
-	size_t blen;
+	size_t        blen;
 
 	if ((w = vsm__welcome__unpack(NULL, len, data)) == NULL)
 		return;

@@ -46,8 +46,7 @@ static void
 walk_welcome(const Vsm__Welcome *w)
 {
 	sink += (size_t)w->status + (size_t)w->session_id +
-	        strlen(w->controller_version) + w->heartbeat_ms +
-	        strlen(w->reason);
+	    strlen(w->controller_version) + w->heartbeat_ms + strlen(w->reason);
 }
 
 /*
@@ -56,10 +55,10 @@ walk_welcome(const Vsm__Welcome *w)
  */
 static uint8_t *
 flip(const uint8_t *msg, size_t len, const uint8_t *mask, size_t mlen,
-     size_t *outlen, int *changed)
+    size_t *outlen, int *changed)
 {
 	uint8_t *out;
-	size_t i;
+	size_t   i;
 
 	*outlen = len > mlen ? len : mlen;
 	if ((out = calloc(1, *outlen ? *outlen : 1)) == NULL)
@@ -76,12 +75,12 @@ static void
 check_pair(struct vsm_session *agent, struct vsm_session *ctl)
 {
 	static const uint8_t ping[] = "ping";
-	struct vsm_session *from[] = {agent, ctl}, *to[] = {ctl, agent};
-	nng_msg *msg;
-	Vsm__Frame *f;
-	uint8_t *pt;
-	size_t len, i;
-	enum vsm_drop why;
+	struct vsm_session  *from[] = {agent, ctl}, *to[] = {ctl, agent};
+	nng_msg             *msg;
+	Vsm__Frame          *f;
+	uint8_t             *pt;
+	size_t               len, i;
+	enum vsm_drop        why;
 
 	for (i = 0; i < 2; i++) {
 		if (vsm_session_seal(from[i], ping, sizeof(ping), &msg) == -1)
@@ -91,9 +90,9 @@ check_pair(struct vsm_session *agent, struct vsm_session *ctl)
 		if (f == NULL || f->kind_case != VSM__FRAME__KIND_TRANSPORT)
 			fixture_fail("sealed Frame does not decode");
 		if (vsm_session_open(to[i], f->transport, FIXTURE_MAXLEN, &pt,
-		                     &len, &why) == -1)
+		        &len, &why) == -1)
 			fixture_fail("the ends of a handshake cannot talk: %s",
-			             vsm_drop_name(why));
+			    vsm_drop_name(why));
 		if (len != sizeof(ping) || memcmp(pt, ping, len) != 0)
 			fixture_fail("opened plaintext differs");
 		free(pt);
@@ -108,13 +107,13 @@ check_pair(struct vsm_session *agent, struct vsm_session *ctl)
  */
 static enum resp_rc
 respond(const uint8_t *m1, size_t m1len, uint8_t *m2, size_t *m2len,
-        struct vsm_session **sessp)
+    struct vsm_session **sessp)
 {
 	struct vsm_noise_hs *hs = fixture_hs_new(0);
-	Vsm__Hello *hello = NULL;
-	uint8_t pl[FIXTURE_PCAP], wel[256];
-	size_t plen, wlen;
-	enum resp_rc ret = RESP_REFUSED;
+	Vsm__Hello          *hello = NULL;
+	uint8_t              pl[FIXTURE_PCAP], wel[256];
+	size_t               plen, wlen;
+	enum resp_rc         ret = RESP_REFUSED;
 
 	*sessp = NULL;
 	*m2len = 0;
@@ -148,11 +147,11 @@ out:
  */
 static int
 finish(struct vsm_noise_hs *ini, const uint8_t *m2, size_t m2len,
-       struct vsm_session **sessp, uint64_t *sidp)
+    struct vsm_session **sessp, uint64_t *sidp)
 {
 	Vsm__Welcome *wel;
-	uint8_t pl[FIXTURE_PCAP];
-	size_t plen;
+	uint8_t       pl[FIXTURE_PCAP];
+	size_t        plen;
 
 	*sessp = NULL;
 	*sidp = 0;
@@ -180,11 +179,11 @@ static void
 run_agent(const uint8_t *pl, size_t plen, int must_accept)
 {
 	struct vsm_noise_hs *ini;
-	struct vsm_session *ctl, *agent;
-	uint8_t m1[MSGCAP], m2[MSGCAP];
-	size_t m1len, m2len;
-	uint64_t sid;
-	enum resp_rc rc;
+	struct vsm_session  *ctl, *agent;
+	uint8_t              m1[MSGCAP], m2[MSGCAP];
+	size_t               m1len, m2len;
+	uint64_t             sid;
+	enum resp_rc         rc;
 
 	if ((ini = fixture_msg1(pl, plen, m1, sizeof(m1), &m1len)) == NULL)
 		return; /* payload too big to send */
@@ -205,8 +204,8 @@ static void
 mode_msg1(const uint8_t *data, size_t len)
 {
 	struct vsm_session *ctl;
-	uint8_t m2[MSGCAP];
-	size_t m2len;
+	uint8_t             m2[MSGCAP];
+	size_t              m2len;
 
 	respond(data, len, m2, &m2len, &ctl);
 	vsm_session_unref(ctl);
@@ -216,12 +215,12 @@ static void
 mode_msg1_flip(const uint8_t *data, size_t len)
 {
 	struct vsm_noise_hs *ini;
-	struct vsm_session *ctl, *agent;
-	uint8_t m1[MSGCAP], m2[MSGCAP], pl[FIXTURE_PCAP], *mut;
-	size_t m1len, m2len, mutlen, plen;
-	uint64_t sid;
-	enum resp_rc rc;
-	int changed;
+	struct vsm_session  *ctl, *agent;
+	uint8_t              m1[MSGCAP], m2[MSGCAP], pl[FIXTURE_PCAP], *mut;
+	size_t               m1len, m2len, mutlen, plen;
+	uint64_t             sid;
+	enum resp_rc         rc;
+	int                  changed;
 
 	plen = fixture_hello(pl, sizeof(pl));
 	if ((ini = fixture_msg1(pl, plen, m1, sizeof(m1), &m1len)) == NULL)
@@ -249,11 +248,11 @@ mode_msg1_flip(const uint8_t *data, size_t len)
  */
 static void
 agent_reads(struct vsm_noise_hs *ini, struct vsm_noise_hs *resp,
-            const uint8_t *m2, size_t m2len, int valid)
+    const uint8_t *m2, size_t m2len, int valid)
 {
 	struct vsm_session *agent, *ctl;
-	uint64_t sid;
-	int ok;
+	uint64_t            sid;
+	int                 ok;
 
 	ok = finish(ini, m2, m2len, &agent, &sid);
 	if (ok && !valid)
@@ -274,9 +273,9 @@ static void
 mode_msg2(const uint8_t *data, size_t len, enum hs_mode mode)
 {
 	struct vsm_noise_hs *ini, *resp;
-	uint8_t m1[MSGCAP], m2[MSGCAP], pl[FIXTURE_PCAP], *mut;
-	size_t m1len, m2len, mutlen, plen;
-	int changed;
+	uint8_t              m1[MSGCAP], m2[MSGCAP], pl[FIXTURE_PCAP], *mut;
+	size_t               m1len, m2len, mutlen, plen;
+	int                  changed;
 
 	plen = fixture_hello(pl, sizeof(pl));
 	if ((ini = fixture_msg1(pl, plen, m1, sizeof(m1), &m1len)) == NULL)
@@ -288,12 +287,12 @@ mode_msg2(const uint8_t *data, size_t len, enum hs_mode mode)
 			agent_reads(ini, resp, m2, m2len, len <= FIXTURE_PCAP);
 	} else {
 		plen = fixture_welcome(pl, sizeof(pl));
-		if ((resp = fixture_msg2(m1, m1len, pl, plen, m2, sizeof(m2),
-		                         &m2len)) == NULL)
+		if ((resp = fixture_msg2(
+		         m1, m1len, pl, plen, m2, sizeof(m2), &m2len)) == NULL)
 			fixture_fail("message 2");
 		if (mode == HS_MODE_MSG2)
 			agent_reads(ini, resp, data, len,
-			            len == m2len && memcmp(data, m2, len) == 0);
+			    len == m2len && memcmp(data, m2, len) == 0);
 		else {
 			mut = flip(m2, m2len, data, len, &mutlen, &changed);
 			agent_reads(ini, resp, mut, mutlen, !changed);
@@ -308,17 +307,17 @@ mode_msg2(const uint8_t *data, size_t len, enum hs_mode mode)
 static void
 serve_frame(const uint8_t *data, size_t len)
 {
-	Vsm__Frame *f;
+	Vsm__Frame         *f;
 	struct vsm_session *ctl;
-	uint8_t m2[MSGCAP];
-	size_t m2len;
+	uint8_t             m2[MSGCAP];
+	size_t              m2len;
 
 	if ((f = vsm_frame_unpack(data, len)) == NULL)
 		return;
 	if (f->kind_case == VSM__FRAME__KIND_HS_INIT) {
 		sink += f->hs_init->version;
 		respond(f->hs_init->noise.data, f->hs_init->noise.len, m2,
-		        &m2len, &ctl);
+		    &m2len, &ctl);
 		vsm_session_unref(ctl);
 	}
 	vsm_frame_free(f);

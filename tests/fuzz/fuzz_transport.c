@@ -33,32 +33,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 /* Plaintext sizes: empty, small, around one chunk, several, over the cap. */
 static const size_t sizes[8] = {
-    0,
-    1,
-    33,
-    VSM_CHUNK_MAX - 1,
-    VSM_CHUNK_MAX,
-    VSM_CHUNK_MAX + 1,
-    2 * VSM_CHUNK_MAX + 7,
-    OVERSIZE, /* above FIXTURE_MAXLEN */
+    0, 1, 33, VSM_CHUNK_MAX - 1, VSM_CHUNK_MAX, VSM_CHUNK_MAX + 1,
+    2 * VSM_CHUNK_MAX + 7, OVERSIZE, /* above FIXTURE_MAXLEN */
 };
 
 static struct vsm_session *agent, *ctl;
-static uint8_t *plain; /* sizes[7] bytes of a pattern */
-static volatile size_t sink;
+static uint8_t            *plain; /* sizes[7] bytes of a pattern */
+static volatile size_t     sink;
 
 /* What the replay window should do: every counter accepted so far. */
 struct model {
 	uint64_t top;
 	uint64_t seen[SEQ_MAXOPS * MAXCHUNKS];
-	size_t nseen;
+	size_t   nseen;
 };
 
 static uint64_t
 get64(const uint8_t *p)
 {
 	uint64_t v = 0;
-	int i;
+	int      i;
 
 	for (i = 7; i >= 0; i--)
 		v = v << 8 | p[i];
@@ -94,17 +88,17 @@ seal_at(struct vsm_session *s, uint64_t counter, size_t idx, nng_msg **msgp)
 		return (0);
 	if (counter <= VSM_NOISE_NONCE_MAX - 1 - n)
 		fixture_fail("seal refused counter %llu with room left",
-		             (unsigned long long)counter);
+		    (unsigned long long)counter);
 	return (-1);
 }
 
 /* Decode a Frame and open its Transport, as the channel does. */
 static int
 open_bytes(struct vsm_session *s, const uint8_t *buf, size_t len, uint8_t **ptp,
-           size_t *lenp, enum vsm_drop *why)
+    size_t *lenp, enum vsm_drop *why)
 {
 	Vsm__Frame *f;
-	int ret = -1;
+	int         ret = -1;
 
 	*ptp = NULL;
 	*lenp = 0;
@@ -112,8 +106,8 @@ open_bytes(struct vsm_session *s, const uint8_t *buf, size_t len, uint8_t **ptp,
 	if ((f = vsm_frame_unpack(buf, len)) == NULL)
 		return (-1);
 	if (f->kind_case == VSM__FRAME__KIND_TRANSPORT)
-		ret = vsm_session_open(s, f->transport, FIXTURE_MAXLEN, ptp,
-		                       lenp, why);
+		ret = vsm_session_open(
+		    s, f->transport, FIXTURE_MAXLEN, ptp, lenp, why);
 	else
 		*why = VSM_DROP_UNEXPECTED;
 	vsm_frame_free(f);
@@ -124,9 +118,9 @@ static void
 mode_raw(struct vsm_session *to, const uint8_t *data, size_t len)
 {
 	Vsm__Transport *t;
-	enum vsm_drop why;
-	uint8_t *pt;
-	size_t ptlen, i;
+	enum vsm_drop   why;
+	uint8_t        *pt;
+	size_t          ptlen, i;
 
 	if ((t = vsm__transport__unpack(NULL, len, data)) == NULL)
 		return;
@@ -144,13 +138,13 @@ mode_raw(struct vsm_session *to, const uint8_t *data, size_t len)
 
 static void
 mode_flip(struct vsm_session *from, struct vsm_session *to, const uint8_t *data,
-          size_t len)
+    size_t len)
 {
-	nng_msg *msg;
-	uint8_t *body, *orig, *pt;
-	size_t blen, ptlen, idx, pos;
+	nng_msg      *msg;
+	uint8_t      *body, *orig, *pt;
+	size_t        blen, ptlen, idx, pos;
 	enum vsm_drop why;
-	int changed, rc;
+	int           changed, rc;
 
 	if (len < 9)
 		return;
@@ -174,8 +168,8 @@ mode_flip(struct vsm_session *from, struct vsm_session *to, const uint8_t *data,
 		fixture_fail(
 		    "a modified Transport opened to another plaintext");
 	if (!changed && sizes[idx] <= FIXTURE_MAXLEN && rc == -1)
-		fixture_fail("a valid Transport was dropped: %s",
-		             vsm_drop_name(why));
+		fixture_fail(
+		    "a valid Transport was dropped: %s", vsm_drop_name(why));
 	if (sizes[idx] > FIXTURE_MAXLEN && rc == 0)
 		fixture_fail("a Transport above the cap opened");
 	free(pt);
@@ -228,15 +222,15 @@ model_commit(struct model *m, uint64_t first, uint64_t n)
 
 static void
 mode_seq(struct vsm_session *from, struct vsm_session *to, const uint8_t *data,
-         size_t len)
+    size_t len)
 {
 	struct model *m;
-	nng_msg *msg = NULL;
-	uint8_t *pt;
-	uint64_t first = 0, n = 0;
-	size_t ptlen, idx = 0, ops;
+	nng_msg      *msg = NULL;
+	uint8_t      *pt;
+	uint64_t      first = 0, n = 0;
+	size_t        ptlen, idx = 0, ops;
 	enum vsm_drop why;
-	int rc, want;
+	int           rc, want;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		fixture_fail("out of memory");
@@ -251,8 +245,8 @@ mode_seq(struct vsm_session *from, struct vsm_session *to, const uint8_t *data,
 			if (seal_at(from, first, idx, &msg) == -1)
 				continue;
 		}
-		rc = open_bytes(to, nng_msg_body(msg), nng_msg_len(msg), &pt,
-		                &ptlen, &why);
+		rc = open_bytes(
+		    to, nng_msg_body(msg), nng_msg_len(msg), &pt, &ptlen, &why);
 		if (sizes[idx] > FIXTURE_MAXLEN) {
 			if (rc == 0 || why != VSM_DROP_OVERSIZE)
 				fixture_fail("oversize Transport not dropped "
@@ -263,13 +257,11 @@ mode_seq(struct vsm_session *from, struct vsm_session *to, const uint8_t *data,
 		if (rc == 0 && !want)
 			fixture_fail("replay window accepted counters "
 			             "%llu+%llu (top %llu)",
-			             (unsigned long long)first,
-			             (unsigned long long)n,
-			             (unsigned long long)m->top);
+			    (unsigned long long)first, (unsigned long long)n,
+			    (unsigned long long)m->top);
 		if (rc == -1 && want)
-			fixture_fail(
-			    "replay window refused counters "
-			    "%llu+%llu (top %llu): %s",
+			fixture_fail("replay window refused counters "
+			             "%llu+%llu (top %llu): %s",
 			    (unsigned long long)first, (unsigned long long)n,
 			    (unsigned long long)m->top, vsm_drop_name(why));
 		if (rc == 0) {

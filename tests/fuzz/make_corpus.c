@@ -21,7 +21,7 @@
 
 struct seed {
 	uint8_t buf[BUFCAP];
-	size_t len;
+	size_t  len;
 };
 
 static const char *outdir;
@@ -47,7 +47,7 @@ static void
 seed_add64(struct seed *sd, uint64_t v)
 {
 	uint8_t b[8];
-	int i;
+	int     i;
 
 	for (i = 0; i < 8; i++)
 		b[i] = (uint8_t)(v >> (8 * i));
@@ -76,7 +76,7 @@ seed_msg(struct seed *sd, const ProtobufCMessage *m)
 static void
 seed_write(const struct seed *sd, const char *target, const char *name)
 {
-	char path[1024];
+	char  path[1024];
 	FILE *fp;
 
 	snprintf(path, sizeof(path), "%s/%s", outdir, target);
@@ -92,13 +92,13 @@ seed_write(const struct seed *sd, const char *target, const char *name)
 static void
 handshake_seeds(void)
 {
-	Vsm__Frame f = VSM__FRAME__INIT;
-	Vsm__HandshakeInit init = VSM__HANDSHAKE_INIT__INIT;
+	Vsm__Frame           f = VSM__FRAME__INIT;
+	Vsm__HandshakeInit   init = VSM__HANDSHAKE_INIT__INIT;
 	struct vsm_noise_hs *ini, *resp;
-	struct seed sd;
-	uint8_t m1[BUFCAP], m2[BUFCAP], pl[BUFCAP];
-	uint8_t zero[8] = {0};
-	size_t m1len, m2len, plen;
+	struct seed          sd;
+	uint8_t              m1[BUFCAP], m2[BUFCAP], pl[BUFCAP];
+	uint8_t              zero[8] = {0};
+	size_t               m1len, m2len, plen;
 
 	plen = fixture_hello(pl, sizeof(pl));
 	if ((ini = fixture_msg1(pl, plen, m1, sizeof(m1), &m1len)) == NULL)
@@ -114,8 +114,8 @@ handshake_seeds(void)
 	seed_write(&sd, "fuzz_handshake", "hello");
 
 	plen = fixture_welcome(pl, sizeof(pl));
-	if ((resp = fixture_msg2(m1, m1len, pl, plen, m2, sizeof(m2),
-	                         &m2len)) == NULL)
+	if ((resp = fixture_msg2(
+	         m1, m1len, pl, plen, m2, sizeof(m2), &m2len)) == NULL)
 		fixture_fail("message 2");
 	seed_reset(&sd, HS_MODE_MSG2);
 	seed_add(&sd, m2, m2len);
@@ -149,7 +149,7 @@ handshake_seeds(void)
 static void
 seed_sealed(struct seed *sd, struct vsm_session *s, const char *text)
 {
-	nng_msg *msg;
+	nng_msg    *msg;
 	Vsm__Frame *f;
 
 	if (vsm_session_seal(s, (const uint8_t *)text, strlen(text), &msg) ==
@@ -166,8 +166,8 @@ static void
 transport_seeds(void)
 {
 	struct vsm_session *agent, *ctl;
-	struct seed sd;
-	nng_msg *msg;
+	struct seed         sd;
+	nng_msg            *msg;
 
 	fixture_pair(&agent, &ctl);
 	seed_reset(&sd, TR_MODE_RAW);
@@ -218,15 +218,15 @@ transport_seeds(void)
 static void
 envelope_seeds(void)
 {
-	Vsm__Frame f = VSM__FRAME__INIT;
-	Vsm__HandshakeResp hr = VSM__HANDSHAKE_RESP__INIT;
+	Vsm__Frame          f = VSM__FRAME__INIT;
+	Vsm__HandshakeResp  hr = VSM__HANDSHAKE_RESP__INIT;
 	Vsm__HandshakeError he = VSM__HANDSHAKE_ERROR__INIT;
-	Vsm__Envelope e = VSM__ENVELOPE__INIT;
-	Vsm__Heartbeat hb = VSM__HEARTBEAT__INIT;
-	Vsm__HeartbeatAck ack = VSM__HEARTBEAT_ACK__INIT;
-	Vsm__Echo echo = VSM__ECHO__INIT;
-	Vsm__Error err = VSM__ERROR__INIT;
-	struct seed sd;
+	Vsm__Envelope       e = VSM__ENVELOPE__INIT;
+	Vsm__Heartbeat      hb = VSM__HEARTBEAT__INIT;
+	Vsm__HeartbeatAck   ack = VSM__HEARTBEAT_ACK__INIT;
+	Vsm__Echo           echo = VSM__ECHO__INIT;
+	Vsm__Error          err = VSM__ERROR__INIT;
+	struct seed         sd;
 
 	hr.noise.data = (uint8_t *)"0123456789abcdef0123456789abcdef";
 	hr.noise.len = 32;

@@ -767,16 +767,15 @@ test_client_redials_after_controller_restart(void **state)
 static void
 test_clients_open_and_close_in_a_loop(void **state)
 {
-	struct fixture	       *fx = *state;
+	struct fixture         *fx = *state;
 	struct vsm_client      *c;
 	struct vsm_server_stats st;
-	struct vsm_err		err;
-	int			i;
+	struct vsm_err          err;
+	int                     i;
 
 	for (i = 0; i < 200; i++) {
 		c = client_for(fx, &fx->agent, fx->skey.pub);
-		if (i % 2 == 0 &&
-		    vsm_client_connect(c, 5000, NULL, &err) != 0)
+		if (i % 2 == 0 && vsm_client_connect(c, 5000, NULL, &err) != 0)
 			fail_msg("connect %d: %s", i, err.msg);
 		vsm_client_close(c);
 	}

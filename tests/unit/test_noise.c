@@ -44,8 +44,8 @@ hs_new(const char *proto, int initiator, const uint8_t *s, const uint8_t *rs)
 
 /* An IK initiator that pins k->rspub, and the responder holding k->rs. */
 static void
-ik_pair(const struct keys *k, struct vsm_noise_hs **ini,
-        struct vsm_noise_hs **resp)
+ik_pair(
+    const struct keys *k, struct vsm_noise_hs **ini, struct vsm_noise_hs **resp)
 {
 	*ini = hs_new(IK, 1, k->is, k->rspub);
 	*resp = hs_new(IK, 0, k->rs, NULL);
@@ -67,7 +67,7 @@ hs_new_rc(const char *proto, int initiator, const uint8_t *s, const uint8_t *rs)
 	struct vsm_noise_hs_config cfg = {
 	    .protocol = proto, .initiator = initiator, .s = s, .rs = rs};
 	struct vsm_noise_hs *hs = (struct vsm_noise_hs *)&cfg;
-	enum vsm_noise_rc rc;
+	enum vsm_noise_rc    rc;
 
 	rc = vsm_noise_hs_new(&hs, &cfg);
 	if (rc != VSM_NOISE_OK)
@@ -79,32 +79,32 @@ hs_new_rc(const char *proto, int initiator, const uint8_t *s, const uint8_t *rs)
 static void
 test_ik_round_trip_with_random_keys(void **state)
 {
-	struct keys k;
-	struct vsm_noise_hs *ini, *resp;
+	struct keys             k;
+	struct vsm_noise_hs    *ini, *resp;
 	struct vsm_noise_cipher is, ir, rsend, rrecv;
-	uint8_t msg[256], pt[64];
-	const uint8_t *hi, *hr;
-	size_t len, plen, hli, hlr;
+	uint8_t                 msg[256], pt[64];
+	const uint8_t          *hi, *hr;
+	size_t                  len, plen, hli, hlr;
 
 	keys_new(&k);
 	ik_pair(&k, &ini, &resp);
 	assert_int_equal(vsm_noise_hs_action(ini), VSM_NOISE_WRITE);
 	assert_int_equal(vsm_noise_hs_action(resp), VSM_NOISE_READ);
 	assert_int_equal(vsm_noise_hs_write(ini, (const uint8_t *)"hello", 5,
-	                                    msg, sizeof(msg), &len),
-	                 VSM_NOISE_OK);
+	                     msg, sizeof(msg), &len),
+	    VSM_NOISE_OK);
 	assert_int_equal(len, IK_MSG1_LEN + 5);
 	assert_int_equal(
 	    vsm_noise_hs_read(resp, msg, len, pt, sizeof(pt), &plen),
 	    VSM_NOISE_OK);
 	assert_int_equal(plen, 5);
 	assert_memory_equal(pt, "hello", 5);
-	assert_memory_equal(vsm_noise_hs_remote_static(resp), k.ispub,
-	                    VSM_NOISE_DHLEN);
+	assert_memory_equal(
+	    vsm_noise_hs_remote_static(resp), k.ispub, VSM_NOISE_DHLEN);
 
 	assert_int_equal(vsm_noise_hs_write(resp, (const uint8_t *)"hi", 2, msg,
-	                                    sizeof(msg), &len),
-	                 VSM_NOISE_OK);
+	                     sizeof(msg), &len),
+	    VSM_NOISE_OK);
 	assert_int_equal(
 	    vsm_noise_hs_read(ini, msg, len, pt, sizeof(pt), &plen),
 	    VSM_NOISE_OK);
@@ -120,25 +120,25 @@ test_ik_round_trip_with_random_keys(void **state)
 	assert_memory_equal(hi, hr, 64);
 
 	assert_int_equal(vsm_noise_hs_split(ini, &is, &ir), VSM_NOISE_OK);
-	assert_int_equal(vsm_noise_hs_split(resp, &rsend, &rrecv),
-	                 VSM_NOISE_OK);
+	assert_int_equal(
+	    vsm_noise_hs_split(resp, &rsend, &rrecv), VSM_NOISE_OK);
 	assert_memory_equal(is.k, rrecv.k, VSM_NOISE_KEYLEN);
 	assert_memory_equal(ir.k, rsend.k, VSM_NOISE_KEYLEN);
 	assert_memory_not_equal(is.k, ir.k, VSM_NOISE_KEYLEN);
 
 	assert_int_equal(vsm_noise_cipher_encrypt(
 	                     &is, NULL, 0, (const uint8_t *)"ping", 4, msg),
-	                 VSM_NOISE_OK);
-	assert_int_equal(vsm_noise_cipher_decrypt(&rrecv, NULL, 0, msg,
-	                                          4 + VSM_NOISE_TAGLEN, pt),
-	                 VSM_NOISE_OK);
+	    VSM_NOISE_OK);
+	assert_int_equal(vsm_noise_cipher_decrypt(
+	                     &rrecv, NULL, 0, msg, 4 + VSM_NOISE_TAGLEN, pt),
+	    VSM_NOISE_OK);
 	assert_memory_equal(pt, "ping", 4);
 	assert_int_equal(vsm_noise_cipher_encrypt(
 	                     &rsend, NULL, 0, (const uint8_t *)"pong", 4, msg),
-	                 VSM_NOISE_OK);
-	assert_int_equal(vsm_noise_cipher_decrypt(&ir, NULL, 0, msg,
-	                                          4 + VSM_NOISE_TAGLEN, pt),
-	                 VSM_NOISE_OK);
+	    VSM_NOISE_OK);
+	assert_int_equal(vsm_noise_cipher_decrypt(
+	                     &ir, NULL, 0, msg, 4 + VSM_NOISE_TAGLEN, pt),
+	    VSM_NOISE_OK);
 	assert_memory_equal(pt, "pong", 4);
 
 	vsm_noise_hs_free(ini);
@@ -149,10 +149,10 @@ test_ik_round_trip_with_random_keys(void **state)
 static void
 tampered_msg1(size_t at)
 {
-	struct keys k;
+	struct keys          k;
 	struct vsm_noise_hs *ini, *resp;
-	uint8_t msg[IK_MSG1_LEN], pt[16];
-	size_t len, plen;
+	uint8_t              msg[IK_MSG1_LEN], pt[16];
+	size_t               len, plen;
 
 	keys_new(&k);
 	ik_pair(&k, &ini, &resp);
@@ -176,10 +176,10 @@ test_tampered_msg1_fails_decrypt_at_responder(void **state)
 static void
 test_truncated_msg1_is_short(void **state)
 {
-	struct keys k;
+	struct keys          k;
 	struct vsm_noise_hs *ini, *resp;
-	uint8_t msg[IK_MSG1_LEN], pt[16], h[64];
-	size_t len, plen;
+	uint8_t              msg[IK_MSG1_LEN], pt[16], h[64];
+	size_t               len, plen;
 
 	keys_new(&k);
 	ik_pair(&k, &ini, &resp);
@@ -203,11 +203,11 @@ test_truncated_msg1_is_short(void **state)
 static void
 test_responder_with_other_static_fails_decrypt(void **state)
 {
-	struct keys k;
+	struct keys          k;
 	struct vsm_noise_hs *ini, *resp;
-	uint8_t other[VSM_NOISE_DHLEN], otherpub[VSM_NOISE_DHLEN];
-	uint8_t msg[IK_MSG1_LEN], pt[16];
-	size_t len, plen;
+	uint8_t              other[VSM_NOISE_DHLEN], otherpub[VSM_NOISE_DHLEN];
+	uint8_t              msg[IK_MSG1_LEN], pt[16];
+	size_t               len, plen;
 
 	keys_new(&k);
 	vsm_noise_keypair(other, otherpub);
@@ -226,10 +226,10 @@ test_responder_with_other_static_fails_decrypt(void **state)
 static void
 low_order_e(const uint8_t pub[VSM_NOISE_DHLEN])
 {
-	struct keys k;
+	struct keys          k;
 	struct vsm_noise_hs *ini, *resp;
-	uint8_t msg[IK_MSG1_LEN], pt[16];
-	size_t len, plen;
+	uint8_t              msg[IK_MSG1_LEN], pt[16];
+	size_t               len, plen;
 
 	keys_new(&k);
 	ik_pair(&k, &ini, &resp);
@@ -256,10 +256,10 @@ test_low_order_ephemeral_is_edh(void **state)
 static void
 test_low_order_pinned_static_is_edh(void **state)
 {
-	struct keys k;
+	struct keys          k;
 	struct vsm_noise_hs *ini;
-	uint8_t zero[VSM_NOISE_DHLEN], msg[IK_MSG1_LEN];
-	size_t len;
+	uint8_t              zero[VSM_NOISE_DHLEN], msg[IK_MSG1_LEN];
+	size_t               len;
 
 	keys_new(&k);
 	memset(zero, 0, sizeof(zero));
@@ -273,10 +273,10 @@ test_low_order_pinned_static_is_edh(void **state)
 static void
 test_write_on_peer_turn_is_estate(void **state)
 {
-	struct keys k;
+	struct keys          k;
 	struct vsm_noise_hs *ini, *resp;
-	uint8_t msg[256], pt[16];
-	size_t len, plen;
+	uint8_t              msg[256], pt[16];
+	size_t               len, plen;
 
 	keys_new(&k);
 	ik_pair(&k, &ini, &resp);
@@ -296,7 +296,7 @@ test_write_on_peer_turn_is_estate(void **state)
 	    vsm_noise_hs_write(resp, NULL, 0, msg, sizeof(msg), &len),
 	    VSM_NOISE_ESTATE);
 	assert_int_equal(vsm_noise_hs_read(ini, msg, 32, pt, sizeof(pt), &plen),
-	                 VSM_NOISE_ESTATE);
+	    VSM_NOISE_ESTATE);
 	vsm_noise_hs_free(ini);
 	vsm_noise_hs_free(resp);
 
@@ -313,10 +313,10 @@ test_write_on_peer_turn_is_estate(void **state)
 static void
 test_write_after_last_message_is_estate(void **state)
 {
-	struct keys k;
+	struct keys          k;
 	struct vsm_noise_hs *ini, *resp;
-	uint8_t msg[256], pt[16];
-	size_t len, plen;
+	uint8_t              msg[256], pt[16];
+	size_t               len, plen;
 
 	keys_new(&k);
 	ik_pair(&k, &ini, &resp);
@@ -338,12 +338,12 @@ test_write_after_last_message_is_estate(void **state)
 static void
 test_use_after_failure_is_estate(void **state)
 {
-	struct keys k;
-	struct vsm_noise_hs *ini, *resp;
+	struct keys             k;
+	struct vsm_noise_hs    *ini, *resp;
 	struct vsm_noise_cipher send, recv;
-	uint8_t msg[IK_MSG1_LEN], bad[IK_MSG1_LEN], pt[16];
-	uint8_t out[256];
-	size_t len, plen;
+	uint8_t                 msg[IK_MSG1_LEN], bad[IK_MSG1_LEN], pt[16];
+	uint8_t                 out[256];
+	size_t                  len, plen;
 
 	keys_new(&k);
 	ik_pair(&k, &ini, &resp);
@@ -360,8 +360,8 @@ test_use_after_failure_is_estate(void **state)
 	assert_int_equal(
 	    vsm_noise_hs_write(resp, NULL, 0, out, sizeof(out), &len),
 	    VSM_NOISE_ESTATE);
-	assert_int_equal(vsm_noise_hs_split(resp, &send, &recv),
-	                 VSM_NOISE_ESTATE);
+	assert_int_equal(
+	    vsm_noise_hs_split(resp, &send, &recv), VSM_NOISE_ESTATE);
 	vsm_noise_hs_free(ini);
 	vsm_noise_hs_free(resp);
 }
@@ -369,14 +369,14 @@ test_use_after_failure_is_estate(void **state)
 static void
 test_split_before_last_message_is_estate(void **state)
 {
-	struct keys k;
-	struct vsm_noise_hs *ini, *resp;
+	struct keys             k;
+	struct vsm_noise_hs    *ini, *resp;
 	struct vsm_noise_cipher send, recv;
 
 	keys_new(&k);
 	ik_pair(&k, &ini, &resp);
-	assert_int_equal(vsm_noise_hs_split(ini, &send, &recv),
-	                 VSM_NOISE_ESTATE);
+	assert_int_equal(
+	    vsm_noise_hs_split(ini, &send, &recv), VSM_NOISE_ESTATE);
 	vsm_noise_hs_free(ini);
 	vsm_noise_hs_free(resp);
 }
@@ -402,12 +402,12 @@ test_unknown_protocol_is_eproto(void **state)
 	    NULL,
 	};
 	struct keys k;
-	size_t i;
+	size_t      i;
 
 	keys_new(&k);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(hs_new_rc(bad[i], 1, k.is, k.rspub),
-		                 VSM_NOISE_EPROTO);
+		assert_int_equal(
+		    hs_new_rc(bad[i], 1, k.is, k.rspub), VSM_NOISE_EPROTO);
 	/* The same keys with a known name do start. */
 	assert_int_equal(hs_new_rc(IK, 1, k.is, k.rspub), VSM_NOISE_OK);
 	assert_int_equal(
@@ -443,11 +443,11 @@ test_missing_static_is_earg(void **state)
 static void
 test_oversized_payload_is_etoobig(void **state)
 {
-	struct keys k;
+	struct keys          k;
 	struct vsm_noise_hs *ini, *resp;
-	uint8_t *payload, *msg, *pt;
-	size_t max = VSM_NOISE_MAXMSGLEN - IK_MSG1_LEN;
-	size_t len, plen;
+	uint8_t             *payload, *msg, *pt;
+	size_t               max = VSM_NOISE_MAXMSGLEN - IK_MSG1_LEN;
+	size_t               len, plen;
 
 	keys_new(&k);
 	assert_non_null(payload = calloc(1, BIG));
@@ -464,28 +464,28 @@ test_oversized_payload_is_etoobig(void **state)
 	/* Exactly 65535 fits, but not in a buffer one byte short. */
 	ini = hs_new(IK, 1, k.is, k.rspub);
 	assert_int_equal(vsm_noise_hs_write(ini, payload, max, msg,
-	                                    VSM_NOISE_MAXMSGLEN - 1, &len),
-	                 VSM_NOISE_ETOOBIG);
+	                     VSM_NOISE_MAXMSGLEN - 1, &len),
+	    VSM_NOISE_ETOOBIG);
 	vsm_noise_hs_free(ini);
 	ini = hs_new(IK, 1, k.is, k.rspub);
-	assert_int_equal(vsm_noise_hs_write(ini, payload, max, msg,
-	                                    VSM_NOISE_MAXMSGLEN, &len),
-	                 VSM_NOISE_OK);
+	assert_int_equal(vsm_noise_hs_write(
+	                     ini, payload, max, msg, VSM_NOISE_MAXMSGLEN, &len),
+	    VSM_NOISE_OK);
 	assert_int_equal(len, VSM_NOISE_MAXMSGLEN);
 
 	/* The reader refuses a payload buffer too small, then a message
 	 * longer than 65535, and takes the message that fits. */
 	resp = hs_new(IK, 0, k.rs, NULL);
 	assert_int_equal(vsm_noise_hs_read(resp, msg, len, pt, max - 1, &plen),
-	                 VSM_NOISE_ETOOBIG);
+	    VSM_NOISE_ETOOBIG);
 	vsm_noise_hs_free(resp);
 	resp = hs_new(IK, 0, k.rs, NULL);
 	assert_int_equal(vsm_noise_hs_read(resp, msg, len + 1, pt, BIG, &plen),
-	                 VSM_NOISE_ETOOBIG);
+	    VSM_NOISE_ETOOBIG);
 	vsm_noise_hs_free(resp);
 	resp = hs_new(IK, 0, k.rs, NULL);
-	assert_int_equal(vsm_noise_hs_read(resp, msg, len, pt, max, &plen),
-	                 VSM_NOISE_OK);
+	assert_int_equal(
+	    vsm_noise_hs_read(resp, msg, len, pt, max, &plen), VSM_NOISE_OK);
 	assert_int_equal(plen, max);
 
 	vsm_noise_hs_free(ini);
@@ -499,36 +499,34 @@ static void
 test_cipher_at_round_trip_and_wrong_nonce_or_ad(void **state)
 {
 	struct vsm_noise_cipher cs;
-	uint8_t ct[64], pt[64];
-	const uint8_t *ad = (const uint8_t *)"ad";
+	uint8_t                 ct[64], pt[64];
+	const uint8_t          *ad = (const uint8_t *)"ad";
 
 	memset(&cs, 0, sizeof(cs));
 	randombytes_buf(cs.k, sizeof(cs.k));
 	cs.has_key = 1;
 	assert_int_equal(vsm_noise_cipher_encrypt_at(
 	                     &cs, 7, ad, 2, (const uint8_t *)"message", 7, ct),
-	                 VSM_NOISE_OK);
-	assert_int_equal(vsm_noise_cipher_decrypt_at(&cs, 7, ad, 2, ct,
-	                                             7 + VSM_NOISE_TAGLEN, pt),
-	                 VSM_NOISE_OK);
+	    VSM_NOISE_OK);
+	assert_int_equal(vsm_noise_cipher_decrypt_at(
+	                     &cs, 7, ad, 2, ct, 7 + VSM_NOISE_TAGLEN, pt),
+	    VSM_NOISE_OK);
 	assert_memory_equal(pt, "message", 7);
-	assert_int_equal(vsm_noise_cipher_decrypt_at(&cs, 8, ad, 2, ct,
-	                                             7 + VSM_NOISE_TAGLEN, pt),
-	                 VSM_NOISE_EDECRYPT);
+	assert_int_equal(vsm_noise_cipher_decrypt_at(
+	                     &cs, 8, ad, 2, ct, 7 + VSM_NOISE_TAGLEN, pt),
+	    VSM_NOISE_EDECRYPT);
 	assert_int_equal(
-	    vsm_noise_cipher_decrypt_at(&cs, 7, (const uint8_t *)"AD", 2, ct,
-	                                7 + VSM_NOISE_TAGLEN, pt),
+	    vsm_noise_cipher_decrypt_at(
+	        &cs, 7, (const uint8_t *)"AD", 2, ct, 7 + VSM_NOISE_TAGLEN, pt),
 	    VSM_NOISE_EDECRYPT);
 	/* A high nonce still round-trips, and the explicit form leaves the
 	 * implicit counter alone. */
 	assert_int_equal(vsm_noise_cipher_encrypt_at(&cs, UINT64_MAX - 1, ad, 2,
-	                                             (const uint8_t *)"x", 1,
-	                                             ct),
-	                 VSM_NOISE_OK);
+	                     (const uint8_t *)"x", 1, ct),
+	    VSM_NOISE_OK);
 	assert_int_equal(vsm_noise_cipher_decrypt_at(&cs, UINT64_MAX - 1, ad, 2,
-	                                             ct, 1 + VSM_NOISE_TAGLEN,
-	                                             pt),
-	                 VSM_NOISE_OK);
+	                     ct, 1 + VSM_NOISE_TAGLEN, pt),
+	    VSM_NOISE_OK);
 	assert_int_equal(cs.n, 0);
 	vsm_noise_cipher_wipe(&cs);
 }
@@ -537,30 +535,30 @@ static void
 test_cipher_refuses_oversized_or_short_input(void **state)
 {
 	struct vsm_noise_cipher cs;
-	uint8_t *buf;
+	uint8_t                *buf;
 
 	memset(&cs, 0, sizeof(cs));
 	randombytes_buf(cs.k, sizeof(cs.k));
 	cs.has_key = 1;
 	assert_non_null(buf = calloc(1, BIG));
-	assert_int_equal(vsm_noise_cipher_encrypt(&cs, NULL, 0, buf,
-	                                          VSM_NOISE_MAXPLAIN + 1, buf),
-	                 VSM_NOISE_ETOOBIG);
-	assert_int_equal(vsm_noise_cipher_decrypt(&cs, NULL, 0, buf,
-	                                          VSM_NOISE_MAXMSGLEN + 1, buf),
-	                 VSM_NOISE_ETOOBIG);
-	assert_int_equal(vsm_noise_cipher_decrypt(&cs, NULL, 0, buf,
-	                                          VSM_NOISE_TAGLEN - 1, buf),
-	                 VSM_NOISE_ESHORT);
+	assert_int_equal(vsm_noise_cipher_encrypt(
+	                     &cs, NULL, 0, buf, VSM_NOISE_MAXPLAIN + 1, buf),
+	    VSM_NOISE_ETOOBIG);
+	assert_int_equal(vsm_noise_cipher_decrypt(
+	                     &cs, NULL, 0, buf, VSM_NOISE_MAXMSGLEN + 1, buf),
+	    VSM_NOISE_ETOOBIG);
+	assert_int_equal(vsm_noise_cipher_decrypt(
+	                     &cs, NULL, 0, buf, VSM_NOISE_TAGLEN - 1, buf),
+	    VSM_NOISE_ESHORT);
 	assert_true(cs.n == 0);
 	/* The largest message round-trips, in place. */
-	assert_int_equal(vsm_noise_cipher_encrypt(&cs, NULL, 0, buf,
-	                                          VSM_NOISE_MAXPLAIN, buf),
-	                 VSM_NOISE_OK);
+	assert_int_equal(vsm_noise_cipher_encrypt(
+	                     &cs, NULL, 0, buf, VSM_NOISE_MAXPLAIN, buf),
+	    VSM_NOISE_OK);
 	cs.n = 0;
-	assert_int_equal(vsm_noise_cipher_decrypt(&cs, NULL, 0, buf,
-	                                          VSM_NOISE_MAXMSGLEN, buf),
-	                 VSM_NOISE_OK);
+	assert_int_equal(vsm_noise_cipher_decrypt(
+	                     &cs, NULL, 0, buf, VSM_NOISE_MAXMSGLEN, buf),
+	    VSM_NOISE_OK);
 	vsm_noise_cipher_wipe(&cs);
 	free(buf);
 }
@@ -569,7 +567,7 @@ static void
 test_implicit_nonce_max_is_enonce(void **state)
 {
 	struct vsm_noise_cipher cs;
-	uint8_t ct[64], pt[64];
+	uint8_t                 ct[64], pt[64];
 
 	memset(&cs, 0, sizeof(cs));
 	randombytes_buf(cs.k, sizeof(cs.k));
@@ -582,9 +580,9 @@ test_implicit_nonce_max_is_enonce(void **state)
 	assert_int_equal(
 	    vsm_noise_cipher_encrypt(&cs, NULL, 0, (const uint8_t *)"x", 1, ct),
 	    VSM_NOISE_ENONCE);
-	assert_int_equal(vsm_noise_cipher_decrypt(&cs, NULL, 0, ct,
-	                                          1 + VSM_NOISE_TAGLEN, pt),
-	                 VSM_NOISE_ENONCE);
+	assert_int_equal(vsm_noise_cipher_decrypt(
+	                     &cs, NULL, 0, ct, 1 + VSM_NOISE_TAGLEN, pt),
+	    VSM_NOISE_ENONCE);
 	assert_true(cs.n == VSM_NOISE_NONCE_MAX);
 	vsm_noise_cipher_wipe(&cs);
 }
@@ -592,11 +590,11 @@ test_implicit_nonce_max_is_enonce(void **state)
 static void
 test_one_way_split_keys_only_initiator_to_responder(void **state)
 {
-	struct keys k;
-	struct vsm_noise_hs *ini, *resp;
+	struct keys             k;
+	struct vsm_noise_hs    *ini, *resp;
 	struct vsm_noise_cipher is, ir, rsend, rrecv;
-	uint8_t msg[128], pt[16];
-	size_t len, plen;
+	uint8_t                 msg[128], pt[16];
+	size_t                  len, plen;
 
 	keys_new(&k);
 	ini = hs_new("Noise_N_25519_ChaChaPoly_SHA256", 1, NULL, k.rspub);
@@ -608,8 +606,8 @@ test_one_way_split_keys_only_initiator_to_responder(void **state)
 	    vsm_noise_hs_read(resp, msg, len, pt, sizeof(pt), &plen),
 	    VSM_NOISE_OK);
 	assert_int_equal(vsm_noise_hs_split(ini, &is, &ir), VSM_NOISE_OK);
-	assert_int_equal(vsm_noise_hs_split(resp, &rsend, &rrecv),
-	                 VSM_NOISE_OK);
+	assert_int_equal(
+	    vsm_noise_hs_split(resp, &rsend, &rrecv), VSM_NOISE_OK);
 	assert_true(is.has_key && rrecv.has_key);
 	assert_false(ir.has_key || rsend.has_key);
 	assert_memory_equal(is.k, rrecv.k, VSM_NOISE_KEYLEN);
@@ -620,12 +618,12 @@ test_one_way_split_keys_only_initiator_to_responder(void **state)
 static void
 test_pinned_static_must_match_received_one(void **state)
 {
-	const char *xx = "Noise_XX_25519_ChaChaPoly_BLAKE2b";
-	struct keys k;
+	const char          *xx = "Noise_XX_25519_ChaChaPoly_BLAKE2b";
+	struct keys          k;
 	struct vsm_noise_hs *ini, *resp;
-	uint8_t other[VSM_NOISE_DHLEN], otherpub[VSM_NOISE_DHLEN];
-	uint8_t msg[256], pt[16];
-	size_t len, plen;
+	uint8_t              other[VSM_NOISE_DHLEN], otherpub[VSM_NOISE_DHLEN];
+	uint8_t              msg[256], pt[16];
+	size_t               len, plen;
 
 	keys_new(&k);
 	vsm_noise_keypair(other, otherpub);
@@ -643,8 +641,8 @@ test_pinned_static_must_match_received_one(void **state)
 	assert_int_equal(
 	    vsm_noise_hs_read(ini, msg, len, pt, sizeof(pt), &plen),
 	    VSM_NOISE_EDECRYPT);
-	assert_memory_equal(vsm_noise_hs_remote_static(ini), otherpub,
-	                    VSM_NOISE_DHLEN);
+	assert_memory_equal(
+	    vsm_noise_hs_remote_static(ini), otherpub, VSM_NOISE_DHLEN);
 	vsm_noise_hs_free(ini);
 	vsm_noise_hs_free(resp);
 }
@@ -672,8 +670,8 @@ test_strerror_names_every_code(void **state)
 	int rc;
 
 	for (rc = VSM_NOISE_OK; rc <= VSM_NOISE_ENONCE; rc++)
-		assert_string_not_equal(vsm_noise_strerror(rc),
-		                        "unknown Noise error");
+		assert_string_not_equal(
+		    vsm_noise_strerror(rc), "unknown Noise error");
 }
 
 int

@@ -15,21 +15,21 @@
 #define MAXBUF   (VSM_NOISE_MAXMSGLEN + 1)
 
 struct side {
-	struct vsm_noise_hs *hs;
+	struct vsm_noise_hs    *hs;
 	struct vsm_noise_cipher send, recv;
-	uint8_t s[VSM_NOISE_DHLEN], rs[VSM_NOISE_DHLEN];
-	uint8_t e[VSM_NOISE_DHLEN];
-	uint8_t *prologue;
-	size_t prologue_len;
+	uint8_t                 s[VSM_NOISE_DHLEN], rs[VSM_NOISE_DHLEN];
+	uint8_t                 e[VSM_NOISE_DHLEN];
+	uint8_t                *prologue;
+	size_t                  prologue_len;
 };
 
 struct vec {
 	const char *name;
-	json_t *v;
+	json_t     *v;
 	struct side init, resp;
-	uint8_t buf[MAXBUF], out[MAXBUF];
-	uint8_t *pt, *ct;
-	size_t ptlen, ctlen;
+	uint8_t     buf[MAXBUF], out[MAXBUF];
+	uint8_t    *pt, *ct;
+	size_t      ptlen, ctlen;
 };
 
 static int
@@ -50,9 +50,9 @@ static uint8_t *
 hexfield(json_t *o, const char *key, size_t *lenp, int *ok)
 {
 	const char *hex;
-	uint8_t *buf;
-	size_t i, len;
-	int hi, lo;
+	uint8_t    *buf;
+	size_t      i, len;
+	int         hi, lo;
 
 	*lenp = 0;
 	if ((hex = json_string_value(json_object_get(o, key))) == NULL)
@@ -81,7 +81,7 @@ static const uint8_t *
 keyfield(json_t *o, const char *key, uint8_t out[VSM_NOISE_DHLEN], int *ok)
 {
 	uint8_t *buf;
-	size_t len;
+	size_t   len;
 
 	if ((buf = hexfield(o, key, &len, ok)) == NULL)
 		return (NULL);
@@ -104,10 +104,10 @@ static int
 side_new(struct vec *vec, struct side *sd, int initiator)
 {
 	struct vsm_noise_hs_config cfg;
-	const char *p = initiator ? "init_" : "resp_";
-	char key[64];
-	int ok = 1;
-	enum vsm_noise_rc rc;
+	const char                *p = initiator ? "init_" : "resp_";
+	char                       key[64];
+	int                        ok = 1;
+	enum vsm_noise_rc          rc;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.protocol = vec->name;
@@ -126,7 +126,7 @@ side_new(struct vec *vec, struct side *sd, int initiator)
 		return (fail(vec, "malformed key or prologue", 0));
 	if ((rc = vsm_noise_hs_new(&sd->hs, &cfg)) != VSM_NOISE_OK) {
 		printf("FAIL %s: %s handshake: %s\n", vec->name, p,
-		       vsm_noise_strerror(rc));
+		    vsm_noise_strerror(rc));
 		return (-1);
 	}
 	return (0);
@@ -172,12 +172,12 @@ hs_step(struct vec *vec, struct side *from, struct side *to, size_t i)
 	    vsm_noise_hs_action(to->hs) != VSM_NOISE_READ)
 		return (fail(vec, "wrong turn", i));
 	if (vsm_noise_hs_write(from->hs, vec->pt, vec->ptlen, vec->buf,
-	                       sizeof(vec->buf), &len) != VSM_NOISE_OK)
+	        sizeof(vec->buf), &len) != VSM_NOISE_OK)
 		return (fail(vec, "write failed", i));
 	if (!same(vec->buf, len, vec->ct, vec->ctlen))
 		return (fail(vec, "handshake ciphertext differs", i));
 	if (vsm_noise_hs_read(to->hs, vec->buf, len, vec->out, sizeof(vec->out),
-	                      &len) != VSM_NOISE_OK)
+	        &len) != VSM_NOISE_OK)
 		return (fail(vec, "read failed", i));
 	if (!same(vec->out, len, vec->pt, vec->ptlen))
 		return (fail(vec, "handshake payload differs", i));
@@ -188,12 +188,12 @@ static int
 transport_step(struct vec *vec, struct side *from, struct side *to, size_t i)
 {
 	if (vsm_noise_cipher_encrypt(&from->send, NULL, 0, vec->pt, vec->ptlen,
-	                             vec->buf) != VSM_NOISE_OK)
+	        vec->buf) != VSM_NOISE_OK)
 		return (fail(vec, "encrypt failed", i));
 	if (!same(vec->buf, vec->ptlen + VSM_NOISE_TAGLEN, vec->ct, vec->ctlen))
 		return (fail(vec, "transport ciphertext differs", i));
 	if (vsm_noise_cipher_decrypt(&to->recv, NULL, 0, vec->buf, vec->ctlen,
-	                             vec->out) != VSM_NOISE_OK)
+	        vec->out) != VSM_NOISE_OK)
 		return (fail(vec, "decrypt failed", i));
 	if (!same(vec->out, vec->ctlen - VSM_NOISE_TAGLEN, vec->pt, vec->ptlen))
 		return (fail(vec, "transport payload differs", i));
@@ -204,9 +204,9 @@ static int
 check_hash(struct vec *vec, size_t nhs)
 {
 	const uint8_t *hi, *hr;
-	uint8_t *want;
-	size_t li, lr, wlen;
-	int ok = 1, ret;
+	uint8_t       *want;
+	size_t         li, lr, wlen;
+	int            ok = 1, ret;
 
 	hi = vsm_noise_hs_hash(vec->init.hs, &li);
 	hr = vsm_noise_hs_hash(vec->resp.hs, &lr);
@@ -224,7 +224,7 @@ static int
 finish(struct vec *vec, size_t i)
 {
 	struct side *sd[2] = {&vec->init, &vec->resp};
-	size_t j;
+	size_t       j;
 
 	for (j = 0; j < 2; j++) {
 		if (vsm_noise_hs_action(sd[j]->hs) != VSM_NOISE_SPLIT)
@@ -245,7 +245,7 @@ static int
 run_messages(struct vec *vec, json_t *msgs)
 {
 	struct side *from, *to;
-	size_t i, nhs = 0;
+	size_t       i, nhs = 0;
 
 	for (i = 0; i < json_array_size(msgs); i++) {
 		if (load_msg(vec, json_array_get(msgs, i), i) == -1)
@@ -274,7 +274,7 @@ static int
 run_vector(json_t *v)
 {
 	struct vec *vec;
-	int ret = -1;
+	int         ret = -1;
 
 	if ((vec = calloc(1, sizeof(*vec))) == NULL)
 		return (-1);
@@ -300,9 +300,9 @@ out:
 int
 main(int argc, char *argv[])
 {
-	json_t *root, *vectors;
+	json_t      *root, *vectors;
 	json_error_t jerr;
-	size_t i, n, passed = 0, failed = 0;
+	size_t       i, n, passed = 0, failed = 0;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s vectors.json\n", argv[0]);
@@ -310,7 +310,7 @@ main(int argc, char *argv[])
 	}
 	if ((root = json_load_file(argv[1], 0, &jerr)) == NULL) {
 		fprintf(stderr, "%s: cannot read %s: %s (line %d)\n", argv[0],
-		        argv[1], jerr.text, jerr.line);
+		    argv[1], jerr.text, jerr.line);
 		return (2);
 	}
 	vectors = json_object_get(root, "vectors");
@@ -325,7 +325,7 @@ main(int argc, char *argv[])
 	printf("noise vectors: %zu passed, %zu failed\n", passed, failed);
 	if (n != NVECTORS) {
 		fprintf(stderr, "%s: %zu vectors in %s, expected %d\n", argv[0],
-		        n, argv[1], NVECTORS);
+		    n, argv[1], NVECTORS);
 		return (1);
 	}
 	return (failed == 0 ? 0 : 1);
