@@ -79,7 +79,28 @@ struct runner {
 	uint64_t             max_output;
 	char                *env[RUNNER_ENV_MAX + 3];
 	struct runner_task  *tasks;
+
+	/*
+	 * Every vsm-task is spawned by this one thread, which lives as long
+	 * as the runner: a child's parent-death signal (PR_SET_PDEATHSIG,
+	 * tied to the spawning thread) then fires only when the agent dies.
+	 */
+	pthread_t                spawner;
+	int                      spawner_up, spawner_stop;
+	pthread_mutex_t          spawn_mtx;
+	pthread_cond_t           spawn_cv;
+	struct runner_spawn_req *spawn_req;
 };
+
+/* One spawn handed to the spawner thread. */
+struct runner_spawn_req {
+	int             in_r, ev_w;
+	pid_t           pid;
+	int             done;
+	struct vsm_err *err;
+};
+
+static void *runner_spawner(void *);
 
 static uint64_t
 runner_mono_ms(void)
@@ -161,6 +182,8 @@ runner_new(const struct runner_config *cfg, struct vsm_err *err)
 		return (NULL);
 	}
 	pthread_mutex_init(&r->mtx, NULL);
+	pthread_mutex_init(&r->spawn_mtx, NULL);
+	pthread_cond_init(&r->spawn_cv, NULL);
 	r->max_tasks = cfg->max_tasks ? cfg->max_tasks : 4;
 	if (r->max_tasks > RUNNER_TASK_MAX)
 		r->max_tasks = RUNNER_TASK_MAX;
@@ -219,6 +242,11 @@ runner_new(const struct runner_config *cfg, struct vsm_err *err)
 		if (runner_env_add(r, &n, name, v) == -1)
 			goto nomem;
 	}
+	if (pthread_create(&r->spawner, NULL, runner_spawner, r) != 0) {
+		vsm_err_set(err, "runner: cannot start the spawner thread");
+		goto fail;
+	}
+	r->spawner_up = 1;
 	return (r);
 nomem:
 	vsm_err_set(err, "runner: out of memory");
@@ -293,8 +321,17 @@ runner_free(struct runner *r)
 	r->tasks = NULL;
 	pthread_mutex_unlock(&r->mtx);
 	runner_reap_list(list);
+	if (r->spawner_up) {
+		pthread_mutex_lock(&r->spawn_mtx);
+		r->spawner_stop = 1;
+		pthread_cond_broadcast(&r->spawn_cv);
+		pthread_mutex_unlock(&r->spawn_mtx);
+		pthread_join(r->spawner, NULL);
+	}
 	for (i = 0; i < sizeof(r->env) / sizeof(r->env[0]); i++)
 		free(r->env[i]);
+	pthread_cond_destroy(&r->spawn_cv);
+	pthread_mutex_destroy(&r->spawn_mtx);
 	pthread_mutex_destroy(&r->mtx);
 	free(r);
 }
@@ -751,7 +788,7 @@ runner_timeout_ms(
 }
 
 static pid_t
-runner_spawn(struct runner *r, int in_r, int ev_w, struct vsm_err *err)
+runner_spawn_now(struct runner *r, int in_r, int ev_w, struct vsm_err *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t          attr;
@@ -789,6 +826,52 @@ out:
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	return (pid);
+}
+
+static void *
+runner_spawner(void *arg)
+{
+	struct runner           *r = arg;
+	struct runner_spawn_req *q;
+
+	pthread_mutex_lock(&r->spawn_mtx);
+	for (;;) {
+		while (
+		    !r->spawner_stop && ((q = r->spawn_req) == NULL || q->done))
+			pthread_cond_wait(&r->spawn_cv, &r->spawn_mtx);
+		if (r->spawner_stop)
+			break;
+		pthread_mutex_unlock(&r->spawn_mtx);
+		q->pid = runner_spawn_now(r, q->in_r, q->ev_w, q->err);
+		pthread_mutex_lock(&r->spawn_mtx);
+		q->done = 1;
+		pthread_cond_broadcast(&r->spawn_cv);
+	}
+	pthread_mutex_unlock(&r->spawn_mtx);
+	return (NULL);
+}
+
+/*
+ * Spawn vsm-task on the spawner thread and wait for it: the pid, or -1
+ * with err set. Callers take turns.
+ */
+static pid_t
+runner_spawn(struct runner *r, int in_r, int ev_w, struct vsm_err *err)
+{
+	struct runner_spawn_req q = {
+	    .in_r = in_r, .ev_w = ev_w, .pid = -1, .err = err};
+
+	pthread_mutex_lock(&r->spawn_mtx);
+	while (r->spawn_req != NULL)
+		pthread_cond_wait(&r->spawn_cv, &r->spawn_mtx);
+	r->spawn_req = &q;
+	pthread_cond_broadcast(&r->spawn_cv);
+	while (!q.done)
+		pthread_cond_wait(&r->spawn_cv, &r->spawn_mtx);
+	r->spawn_req = NULL;
+	pthread_cond_broadcast(&r->spawn_cv);
+	pthread_mutex_unlock(&r->spawn_mtx);
+	return (q.pid);
 }
 
 int

@@ -8,6 +8,7 @@
  * which ends with exactly one result. Exit status: 0 when a result was
  * sent, 1 when the runner could not be told, 2 on a bad start.
  */
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include <errno.h>
@@ -127,6 +128,39 @@ task_on_term(int sig)
 	errno = saved;
 }
 
+/*
+ * The agent died (even by SIGKILL): take the whole process group, this
+ * child and the command it runs, down with it rather than leave them
+ * running unsupervised. The restarted agent reports the task as failed.
+ */
+static void
+task_on_orphan(int sig)
+{
+	kill(0, SIGKILL);
+	_exit(1);
+}
+
+/*
+ * Ask for SIGHUP when the agent goes (its runner spawns every task from
+ * one long-lived thread, which is what the parent-death signal follows).
+ */
+static void
+task_watch_parent(void)
+{
+	struct sigaction sa;
+	pid_t            parent = getppid();
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = task_on_orphan;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
+	if (prctl(PR_SET_PDEATHSIG, SIGHUP) == -1)
+		log_warn("prctl(PR_SET_PDEATHSIG)");
+	/* The agent may have died before the prctl took effect. */
+	if (getppid() != parent)
+		task_on_orphan(SIGHUP);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -139,6 +173,7 @@ main(int argc, char *argv[])
 	int                       fd, rc;
 
 	vsm_log_init("vsm-task", VSM_LOG_WARN, 0);
+	task_watch_parent();
 	if (fcntl(TASK_EVENT_FD, F_SETFD, FD_CLOEXEC) == -1) {
 		fprintf(stderr, "vsm-task: started by vsm-agent only\n");
 		return (2);

@@ -8,8 +8,9 @@
  * Checked: agents enrolled by token are connected with their labels and
  * facts; an agent without a (valid) token is pending until `keys accept`;
  * `run --target role=db --wait` runs on the db hosts only, all ok; an
- * agent killed with SIGKILL mid-task and restarted ends the task in error
- * or lost, never ok, and reconnects; a controller killed with SIGKILL with
+ * agent killed with SIGKILL mid-task takes its task child and command down
+ * with it, and once restarted ends the task in error or lost, never ok,
+ * and reconnects; a controller killed with SIGKILL with
  * ~50 tasks in flight and restarted finishes every job with exactly one
  * start and one result per task, and no task run twice.
  *
@@ -485,6 +486,46 @@ agent_add(const char *name, const char *role, const char *token)
 	return (a);
 }
 
+/* 1 while any process of group pgrp is alive (not a zombie). */
+static int
+group_alive(pid_t pgrp)
+{
+	DIR           *d;
+	struct dirent *de;
+	char           path[300], buf[512], *p, state;
+	FILE          *fp;
+	int            ppid, pg, alive = 0;
+
+	if ((d = opendir("/proc")) == NULL)
+		return (0);
+	while (!alive && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		p = fgets(buf, sizeof(buf), fp);
+		fclose(fp);
+		if (p != NULL && (p = strrchr(buf, ')')) != NULL &&
+		    sscanf(p + 1, " %c %d %d", &state, &ppid, &pg) == 3 &&
+		    pg == pgrp && state != 'Z')
+			alive = 1;
+	}
+	closedir(d);
+	return (alive);
+}
+
+static int
+task_groups_gone(void *arg)
+{
+	int i;
+
+	for (i = 0; i < fl.norphans; i++)
+		if (group_alive(fl.orphans[i]))
+			return (0);
+	return (1);
+}
+
 /* SIGKILL the agent, noting the task children it leaves behind. */
 static void
 agent_kill9(struct agent *a)
@@ -755,6 +796,9 @@ test_agent_killed_mid_task_never_reports_ok(void **state)
 
 	/* SIGKILL mid-task, then start it again on the same directory. */
 	agent_kill9(a);
+	/* The task child and its command die with the agent (no orphan). */
+	assert_true(fl.norphans >= 1);
+	assert_true(tu_wait(task_groups_gone, NULL, 20000));
 	agent_start(a);
 	doc = wait_job(job, all_tasks_final);
 	t = json_array_get(json_object_get(doc, "tasks"), 0);
