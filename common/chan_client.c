@@ -20,8 +20,9 @@
 #include "map.h"
 
 #define MAX_INFLIGHT 1024
-/* How long a successful dial may take to show its pipe. */
-#define DIAL_PIPE_WAIT_MS 5000
+/* How long one connect attempt may take to bring its pipe up. */
+#define DIAL_WINDOW_MIN_MS 1000
+#define DIAL_WINDOW_MAX_MS 10000
 
 struct call {
 	nng_aio *aio;
@@ -38,14 +39,9 @@ struct vsm_client {
 	size_t             hello_len;
 	size_t             max_payload;
 
-	pthread_mutex_t hs_mtx;  /* one handshake at a time */
-	pthread_mutex_t mtx;     /* guards what follows */
-	pthread_cond_t  dial_cv; /* a pipe went, or closing */
-	/*
-	 * Held around nng_dialer_close() and around setting `closing` plus
-	 * nng_close(): nng 1.5 panics when the two run at once.
-	 */
-	pthread_mutex_t     dial_mtx;
+	pthread_mutex_t     hs_mtx;  /* one handshake at a time */
+	pthread_mutex_t     mtx;     /* guards what follows */
+	pthread_cond_t      dial_cv; /* a pipe went, or closing */
 	pthread_t           dial_thr;
 	int                 dial_started;
 	int                 closing;
@@ -499,8 +495,10 @@ out:
 }
 
 /*
- * Wait up to ms on dial_cv, with c->mtx held; returns early on closing,
- * and with `for_pipe` set as soon as a pipe is up.
+ * Wait up to ms on dial_cv, with c->mtx held. With `for_pipe` set, until a
+ * pipe is up (closing or not: a dialer closed mid-connect makes nng 1.5
+ * leak, so a connect in progress is given its window); otherwise until the
+ * time is up or the client closes.
  */
 static void
 dial_wait(struct vsm_client *c, uint32_t ms, int for_pipe)
@@ -514,17 +512,24 @@ dial_wait(struct vsm_client *c, uint32_t ms, int for_pipe)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
-	while (!c->closing && !(for_pipe && c->pipes.len > 0) &&
+	while ((for_pipe ? c->pipes.len == 0 : !c->closing) &&
 	    pthread_cond_timedwait(&c->dial_cv, &c->mtx, &ts) == 0)
 		;
 }
 
 /*
- * The dialer thread: connect (blocking), then wait until the pipe goes,
- * close that dialer so nng does not redial on its own, and wait a full
- * jitter backoff before the next connect. Failed connects grow the
- * backoff; a connection that came up resets it. So a fleet that loses its
- * controller at one moment comes back spread over the backoff window.
+ * The dialer thread. Each attempt starts one non-blocking dial (nng's own
+ * retries are pushed an hour out) and gives it a window to bring a pipe
+ * up; it then waits until that pipe goes, closes the dialer, and waits a
+ * full-jitter backoff before the next attempt. An attempt that brought no
+ * pipe grows the backoff; one that did resets it. So a fleet that loses
+ * its controller at one moment comes back spread over the backoff window.
+ *
+ * nng 1.5 deadlocks when nng_close() meets a blocking nng_dial() in
+ * another thread, and leaks when the socket closes under a dial still in
+ * progress: hence the non-blocking dial, and vsm_client_close() joining
+ * this thread (which closes its dialer on the way out) before it closes
+ * the socket.
  */
 static void *
 dial_main(void *arg)
@@ -532,31 +537,36 @@ dial_main(void *arg)
 	struct vsm_client *c = arg;
 	nng_dialer         d;
 	unsigned           attempt = 0;
-	int                rv;
+	uint32_t           window;
+	int                rv, up;
 
+	window = c->backoff_base_ms * 4;
+	if (window < DIAL_WINDOW_MIN_MS)
+		window = DIAL_WINDOW_MIN_MS;
+	if (window > DIAL_WINDOW_MAX_MS)
+		window = DIAL_WINDOW_MAX_MS;
 	pthread_mutex_lock(&c->mtx);
 	while (!c->closing) {
 		pthread_mutex_unlock(&c->mtx);
 		atomic_fetch_add(&c->dials, 1);
-		rv = nng_dial(c->sock, c->url, &d, 0);
+		rv = nng_dial(c->sock, c->url, &d, NNG_FLAG_NONBLOCK);
 		pthread_mutex_lock(&c->mtx);
+		up = 0;
 		if (rv == 0) {
-			attempt = 0;
-			/* The dial can return before its pipe is registered. */
-			dial_wait(c, DIAL_PIPE_WAIT_MS, 1);
+			dial_wait(c, window, 1);
+			up = c->pipes.len > 0;
 			while (!c->closing && c->pipes.len > 0)
 				pthread_cond_wait(&c->dial_cv, &c->mtx);
 			pthread_mutex_unlock(&c->mtx);
-			pthread_mutex_lock(&c->dial_mtx);
-			if (!c->closing)
-				nng_dialer_close(d);
-			pthread_mutex_unlock(&c->dial_mtx);
+			nng_dialer_close(d);
 			pthread_mutex_lock(&c->mtx);
-		} else {
+		} else if (rv != NNG_ECLOSED)
+			log_debug(
+			    "channel: dial %s: %s", c->url, nng_strerror(rv));
+		if (up)
+			attempt = 0;
+		else {
 			atomic_fetch_add(&c->dial_failures, 1);
-			if (rv != NNG_ECLOSED)
-				log_debug("channel: dial %s: %s", c->url,
-				    nng_strerror(rv));
 			if (attempt < 32)
 				attempt++;
 		}
@@ -591,7 +601,6 @@ vsm_client_open(struct vsm_client **cp, const struct vsm_client_config *cfg,
 	pthread_mutex_init(&c->hs_mtx, NULL);
 	pthread_mutex_init(&c->mtx, NULL);
 	pthread_cond_init(&c->dial_cv, NULL);
-	pthread_mutex_init(&c->dial_mtx, NULL);
 	c->backoff_base_ms = cfg->backoff_base_ms > 0 ? cfg->backoff_base_ms
 	                                              : VSM_CLIENT_BACKOFF_BASE;
 	c->backoff_cap_ms = cfg->backoff_cap_ms > 0 ? cfg->backoff_cap_ms
@@ -639,7 +648,6 @@ fail_nosock:
 	free(c->hello);
 	vsm_map_clear(&c->pipes);
 	pthread_cond_destroy(&c->dial_cv);
-	pthread_mutex_destroy(&c->dial_mtx);
 	pthread_mutex_destroy(&c->mtx);
 	pthread_mutex_destroy(&c->hs_mtx);
 	sodium_memzero(&c->key, sizeof(c->key));
@@ -654,22 +662,19 @@ vsm_client_close(struct vsm_client *c)
 
 	if (c == NULL)
 		return;
-	pthread_mutex_lock(&c->dial_mtx);
 	pthread_mutex_lock(&c->mtx);
 	c->closing = 1;
 	pthread_cond_broadcast(&c->dial_cv);
 	pthread_mutex_unlock(&c->mtx);
-	/* Closing the socket ends a dial in progress; then the thread ends. */
-	nng_close(c->sock);
-	pthread_mutex_unlock(&c->dial_mtx);
+	/* The dialer thread closes its dialer and ends; then the socket. */
 	if (c->dial_started)
 		pthread_join(c->dial_thr, NULL);
+	nng_close(c->sock);
 	for (i = 0; i < c->nidle; i++)
 		call_destroy(c->idle[i]);
 	vsm_session_unref(c->sess);
 	vsm_map_clear(&c->pipes);
 	pthread_cond_destroy(&c->dial_cv);
-	pthread_mutex_destroy(&c->dial_mtx);
 	pthread_mutex_destroy(&c->mtx);
 	pthread_mutex_destroy(&c->hs_mtx);
 	free(c->hello);
