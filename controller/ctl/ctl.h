@@ -101,6 +101,8 @@ void              ctl_table_free(struct ctl_table *);
 
 /* ctl_client.c */
 int  ctl_call(struct ctl *, const char *, const struct ctl_args *, json_t **);
+int  ctl_call_list(struct ctl *, const char *, const struct ctl_args *,
+     const char *, json_t **, int *);
 void ctl_close(struct ctl *);
 
 /* ctl_hosts.c */

@@ -28,17 +28,9 @@ cmd_audit(struct ctl *c, int argc, char **argv)
 	if ((limit != NULL && ctl_arg(c, &args, "limit", limit) != CTL_OK) ||
 	    (before != NULL && ctl_arg(c, &args, "before", before) != CTL_OK))
 		return (CTL_USAGE);
-	if ((ret = ctl_call(c, "audit", &args, &doc)) != CTL_OK)
+	if (!ctl_call_list(c, "audit", &args, "audit", &doc, &ret))
 		goto out;
-	if (c->json) {
-		ret = ctl_print_json(c, doc);
-		goto out;
-	}
 	ret = CTL_FAIL;
-	if (!json_is_array(doc)) {
-		ctl_fail(c, "audit: the answer is not a list");
-		goto out;
-	}
 	if ((t = ctl_table_new(7)) == NULL ||
 	    ctl_table_add(t, "ID", "TIME", "WHO", "ROLE", "ACTION", "TARGET",
 	        "DETAIL") == -1)

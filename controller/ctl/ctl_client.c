@@ -140,3 +140,33 @@ out:
 		vsm__envelope__free_unpacked(rep, NULL);
 	return (ret);
 }
+
+/*
+ * A listing command: call it, print the document with --json, and check
+ * that it is a list. Returns 1 with *docp (the caller decrefs it) when the
+ * caller prints a table; 0 when done, with the exit code in *retp.
+ */
+int
+ctl_call_list(struct ctl *c, const char *command, const struct ctl_args *args,
+    const char *what, json_t **docp, int *retp)
+{
+	json_t *doc = NULL;
+
+	*docp = NULL;
+	if ((*retp = ctl_call(c, command, args, &doc)) != CTL_OK)
+		goto done;
+	if (c->json) {
+		*retp = ctl_print_json(c, doc);
+		goto done;
+	}
+	if (!json_is_array(doc)) {
+		ctl_fail(c, "%s: the answer is not a list", what);
+		*retp = CTL_FAIL;
+		goto done;
+	}
+	*docp = doc;
+	return (1);
+done:
+	json_decref(doc);
+	return (0);
+}

@@ -37,17 +37,9 @@ cmd_hosts(struct ctl *c, int argc, char **argv)
 
 	if ((ret = ctl_parse(c, argc, argv, NULL, NULL, 0)) != CTL_OK)
 		return (ret);
-	if ((ret = ctl_call(c, "hosts", NULL, &doc)) != CTL_OK)
+	if (!ctl_call_list(c, "hosts", NULL, "hosts", &doc, &ret))
 		goto out;
-	if (c->json) {
-		ret = ctl_print_json(c, doc);
-		goto out;
-	}
 	ret = CTL_FAIL;
-	if (!json_is_array(doc)) {
-		ctl_fail(c, "hosts: the answer is not a list");
-		goto out;
-	}
 	if ((t = ctl_table_new(9)) == NULL ||
 	    ctl_table_add(t, "NAME", "STATE", "CONNECTED", "LAST SEEN", "CPU",
 	        "MEM", "DISK", "VERSION", "LABELS") == -1)

@@ -103,17 +103,9 @@ cmd_jobs(struct ctl *c, int argc, char **argv)
 		return (ret);
 	if (limit != NULL && ctl_arg(c, &args, "limit", limit) != CTL_OK)
 		return (CTL_USAGE);
-	if ((ret = ctl_call(c, "jobs", &args, &doc)) != CTL_OK)
+	if (!ctl_call_list(c, "jobs", &args, "jobs", &doc, &ret))
 		goto out;
-	if (c->json) {
-		ret = ctl_print_json(c, doc);
-		goto out;
-	}
 	ret = CTL_FAIL;
-	if (!json_is_array(doc)) {
-		ctl_fail(c, "jobs: the answer is not a list");
-		goto out;
-	}
 	if ((t = ctl_table_new(7)) == NULL ||
 	    ctl_table_add(t, "ID", "MODULE", "TARGET", "TASKS", "STATES",
 	        "CREATED", "BY") == -1)

@@ -25,17 +25,9 @@ cmd_keys_list(struct ctl *c, int argc, char **argv)
 		return (ret);
 	if (state != NULL && ctl_arg(c, &args, "state", state) != CTL_OK)
 		return (CTL_USAGE);
-	if ((ret = ctl_call(c, "keys.list", &args, &doc)) != CTL_OK)
+	if (!ctl_call_list(c, "keys.list", &args, "keys list", &doc, &ret))
 		goto out;
-	if (c->json) {
-		ret = ctl_print_json(c, doc);
-		goto out;
-	}
 	ret = CTL_FAIL;
-	if (!json_is_array(doc)) {
-		ctl_fail(c, "keys list: the answer is not a list");
-		goto out;
-	}
 	if ((t = ctl_table_new(6)) == NULL ||
 	    ctl_table_add(
 	        t, "ID", "NAME", "STATE", "KEY", "CREATED", "UPDATED") == -1)
