@@ -3,12 +3,20 @@
  * the controller with backoff and full jitter, the heartbeat thread and a
  * clean stop on SIGTERM or SIGINT.
  */
+#define _GNU_SOURCE /* pipe2 */
+
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,7 +32,11 @@
 #define AGENT_BACKOFF_MAX 30000 /* ms, its cap */
 #define AGENT_SLOW_MIN    30000 /* ms, after REJECTED */
 #define AGENT_SLOW_MAX    (5 * 60000)
-#define AGENT_TICK        250 /* ms between looks at the signal flag */
+#define AGENT_TICK        250   /* ms between looks at the signal flag */
+#define AGENT_LIST_MS     5000  /* vsm-task --list-modules, start to exit */
+#define AGENT_LIST_BYTES  16384 /* cap on what it prints */
+#define AGENT_CAPS_MAX    256   /* modules, and commands, in the Hello */
+#define AGENT_HELLO_MAX   2048  /* a packed Hello, as chan_client.c caps it */
 
 static volatile sig_atomic_t agent_sig;
 
@@ -80,6 +92,20 @@ agent_sleep(struct agent *a, uint64_t ms)
 	stop = a->stop;
 	pthread_mutex_unlock(&a->mtx);
 	return (stop ? -1 : 0);
+}
+
+void
+agent_wait_change(
+    struct agent *a, const uint64_t *v, uint64_t seen, uint64_t ms)
+{
+	struct timespec ts;
+
+	deadline(&ts, ms);
+	pthread_mutex_lock(&a->mtx);
+	while (!a->stop && *v == seen &&
+	    pthread_cond_timedwait(&a->cond, &a->mtx, &ts) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&a->mtx);
 }
 
 uint64_t
@@ -250,25 +276,335 @@ heartbeat_main(void *arg)
 /* ------------------------------------------------------------------------ */
 /* Start-up */
 
-/* The allowlist of the config as runner entries (they borrow its strings). */
+/*
+ * The allowlist of the config as runner entries: argv, timeout, typed
+ * params and ok codes. The entries borrow the config's strings; their
+ * params arrays are the agent's (agent_close frees them). 0, or -1 with
+ * err set.
+ */
 static int
 agent_cmds(struct agent *a, struct vsm_err *err)
 {
-	const struct vsm_command *c;
-	size_t                    i;
+	const struct vsm_command       *c;
+	const struct vsm_command_param *cp;
+	struct runner_param            *rp;
+	size_t                          i, j;
 
 	if (a->cfg->ncommands == 0)
 		return (0);
 	if ((a->cmds = calloc(a->cfg->ncommands, sizeof(*a->cmds))) == NULL)
 		return (vsm_err_set(err, "out of memory"));
+	a->ncmds = a->cfg->ncommands;
 	for (i = 0; i < a->cfg->ncommands; i++) {
 		c = &a->cfg->commands[i];
+		if (c->nparams > RUNNER_PARAMS_MAX ||
+		    c->nok_codes > RUNNER_ARGV_MAX)
+			return (vsm_err_set(err,
+			    "command %s: more params or ok codes than the "
+			    "runner takes",
+			    c->name));
 		a->cmds[i].name = c->name;
 		a->cmds[i].argv = (const char *const *)c->argv;
 		a->cmds[i].timeout_s = (uint32_t)((c->timeout_ms + 999) / 1000);
+		a->cmds[i].ok_codes = c->ok_codes;
+		a->cmds[i].nok_codes = c->nok_codes;
+		if (c->nparams == 0)
+			continue;
+		if ((rp = calloc(c->nparams, sizeof(*rp))) == NULL)
+			return (vsm_err_set(err, "out of memory"));
+		a->cmds[i].params = rp;
+		a->cmds[i].nparams = c->nparams;
+		for (j = 0; j < c->nparams; j++) {
+			cp = &c->params[j];
+			rp[j].name = cp->name;
+			rp[j].pattern = cp->pattern;
+			rp[j].enum_values =
+			    (const char *const *)cp->enum_values;
+			rp[j].allow_dash = cp->allow_dash;
+			rp[j].required = cp->required;
+			rp[j].flag = cp->flag;
+		}
 	}
-	a->ncmds = a->cfg->ncommands;
 	return (0);
+}
+
+/* What the Hello says this agent can run; every string is owned here. */
+struct agent_caps {
+	char  *modules[AGENT_CAPS_MAX];
+	size_t nmodules;
+	char  *commands[AGENT_CAPS_MAX];
+	size_t ncommands;
+};
+
+static void
+agent_caps_free(struct agent_caps *caps)
+{
+	size_t i;
+
+	for (i = 0; i < caps->nmodules; i++)
+		free(caps->modules[i]);
+	for (i = 0; i < caps->ncommands; i++)
+		free(caps->commands[i]);
+	caps->nmodules = caps->ncommands = 0;
+}
+
+static uint64_t
+agent_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* Add the module names in text (one a line) to caps; bad ones are left out. */
+static void
+agent_caps_parse(char *text, struct agent_caps *caps)
+{
+	char  *line, *save = NULL;
+	size_t i;
+
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (!vsm_module_name_valid(line)) {
+			log_warnx("vsm-task --list-modules: '%.80s' is not a "
+			          "module name; left out",
+			    line);
+			continue;
+		}
+		for (i = 0; i < caps->nmodules; i++)
+			if (strcmp(caps->modules[i], line) == 0)
+				break;
+		if (i < caps->nmodules)
+			continue;
+		if (caps->nmodules == AGENT_CAPS_MAX) {
+			log_warnx("vsm-task --list-modules: more than %d "
+			          "modules; the rest are left out",
+			    AGENT_CAPS_MAX);
+			return;
+		}
+		if ((caps->modules[caps->nmodules] = strdup(line)) == NULL)
+			return;
+		caps->nmodules++;
+	}
+}
+
+/*
+ * Run `path --list-modules` (posix_spawn, no shell, stdin /dev/null, a
+ * bare environment) and add what it prints to caps. Blocks for at most
+ * AGENT_LIST_MS; a child still running then is killed. 0, or -1 with err
+ * set (caps unchanged).
+ */
+static int
+agent_list_modules(
+    const char *path, struct agent_caps *caps, struct vsm_err *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t          attr;
+	sigset_t                   mask, def;
+	struct pollfd              pfd;
+	char    *argv[] = {(char *)path, "--list-modules", NULL};
+	char    *envp[] = {"PATH=" RUNNER_PATH, "LANG=C", NULL};
+	char    *buf = NULL;
+	size_t   len = 0;
+	uint64_t end = agent_mono_ms() + AGENT_LIST_MS, now;
+	ssize_t  r;
+	pid_t    pid = -1, w;
+	int      fds[2] = {-1, -1}, st = 0, rc, eof = 0, ret = -1;
+
+	if ((buf = malloc(AGENT_LIST_BYTES + 1)) == NULL) {
+		vsm_err_set(err, "out of memory");
+		goto out;
+	}
+	if (pipe2(fds, O_CLOEXEC) == -1) {
+		vsm_err_set(err, "pipe: %s", strerror(errno));
+		goto out;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&mask);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	posix_spawnattr_setsigmask(&attr, &mask);
+	posix_spawnattr_setsigdefault(&attr, &def);
+	posix_spawnattr_setflags(
+	    &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+	rc = posix_spawn(&pid, path, &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (rc != 0) {
+		pid = -1;
+		vsm_err_set(err, "%s: %s", path, strerror(rc));
+		goto out;
+	}
+	close(fds[1]);
+	fds[1] = -1;
+	while (!eof) {
+		if ((now = agent_mono_ms()) >= end) {
+			vsm_err_set(err,
+			    "%s --list-modules: no answer in %d ms", path,
+			    AGENT_LIST_MS);
+			goto out;
+		}
+		pfd.fd = fds[0];
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, (int)(end - now)) <= 0)
+			continue;
+		r = read(fds[0], buf + len, AGENT_LIST_BYTES - len);
+		if (r == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r == -1) {
+			vsm_err_set(err, "read: %s", strerror(errno));
+			goto out;
+		}
+		eof = r == 0;
+		len += (size_t)r;
+		if (len == AGENT_LIST_BYTES) {
+			vsm_err_set(err,
+			    "%s --list-modules: more than %d bytes", path,
+			    AGENT_LIST_BYTES);
+			goto out;
+		}
+	}
+	while ((w = waitpid(pid, &st, WNOHANG)) != pid) {
+		if (w == -1 && errno != EINTR) {
+			vsm_err_set(err, "waitpid: %s", strerror(errno));
+			pid = -1;
+			goto out;
+		}
+		if (agent_mono_ms() >= end) {
+			vsm_err_set(err,
+			    "%s --list-modules: did not exit in %d ms", path,
+			    AGENT_LIST_MS);
+			goto out;
+		}
+		poll(NULL, 0, 10);
+	}
+	pid = -1;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		vsm_err_set(err, "%s --list-modules: %s %d", path,
+		    WIFEXITED(st) ? "exit status" : "killed by signal",
+		    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+		goto out;
+	}
+	buf[len] = '\0';
+	agent_caps_parse(buf, caps);
+	ret = 0;
+out:
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+			continue;
+	}
+	if (fds[0] != -1)
+		close(fds[0]);
+	if (fds[1] != -1)
+		close(fds[1]);
+	free(buf);
+	return (ret);
+}
+
+/* The allowlisted commands as exec.NAME; names that cannot be are left out. */
+static void
+agent_caps_commands(const struct agent *a, struct agent_caps *caps)
+{
+	char   name[VSM_MODULE_NAME_MAX + 8];
+	size_t i;
+
+	for (i = 0; i < a->cfg->ncommands && caps->ncommands < AGENT_CAPS_MAX;
+	     i++) {
+		snprintf(
+		    name, sizeof(name), "exec.%s", a->cfg->commands[i].name);
+		if (!vsm_module_name_valid(name)) {
+			log_warnx("command %s: not reported to the controller "
+			          "('%s' is not a valid module name)",
+			    a->cfg->commands[i].name, name);
+			continue;
+		}
+		if ((caps->commands[caps->ncommands] = strdup(name)) == NULL)
+			return;
+		caps->ncommands++;
+	}
+}
+
+/*
+ * Keep the Hello within what the channel takes: drop commands from the
+ * end, then modules, until it packs into AGENT_HELLO_MAX bytes (logged).
+ */
+static void
+agent_hello_fit(Vsm__Hello *hello)
+{
+	size_t nmod = hello->n_modules, ncmd = hello->n_commands;
+
+	while (vsm__hello__get_packed_size(hello) > AGENT_HELLO_MAX &&
+	    (hello->n_commands > 0 || hello->n_modules > 0)) {
+		if (hello->n_commands > 0)
+			hello->n_commands--;
+		else
+			hello->n_modules--;
+	}
+	if (hello->n_modules != nmod || hello->n_commands != ncmd)
+		log_warnx("the Hello has room for %zu of %zu commands and %zu "
+		          "of %zu modules; the controller sees only those",
+		    hello->n_commands, ncmd, hello->n_modules, nmod);
+}
+
+/*
+ * Open the channel client with this agent's Hello: its name, version,
+ * token, labels and capabilities (the modules `vsm-task --list-modules`
+ * prints and the allowlisted commands as exec.NAME). Modules that cannot
+ * be listed are logged and reported as none. 0, or -1 with err set.
+ */
+static int
+agent_client_open(
+    struct agent *a, const struct runner_config *rc, struct vsm_err *err)
+{
+	struct vsm_client_config cc = {0};
+	struct agent_caps        caps;
+	struct vsm_err           e;
+	Vsm__Hello               hello = VSM__HELLO__INIT;
+	Vsm__Label lab[VSM_CFG_LABELS_MAX], *labp[VSM_CFG_LABELS_MAX];
+	size_t     i;
+	int        ret;
+
+	memset(&caps, 0, sizeof(caps));
+	if (agent_list_modules(runner_task_path(a->runner), &caps, &e) == -1)
+		log_warnx("cannot list the task modules: %s; the controller "
+		          "is told of none",
+		    e.msg);
+	agent_caps_commands(a, &caps);
+	log_debug("capabilities: %zu modules, %zu commands", caps.nmodules,
+	    caps.ncommands);
+
+	hello.name = a->cfg->name;
+	hello.agent_version = VSM_VERSION;
+	hello.proto_version = 1;
+	hello.token = a->cfg->enroll_token;
+	for (i = 0; i < a->cfg->nlabels; i++) {
+		vsm__label__init(&lab[i]);
+		lab[i].key = (char *)a->cfg->labels[i].key;
+		lab[i].value = (char *)a->cfg->labels[i].value;
+		labp[i] = &lab[i];
+	}
+	hello.n_labels = a->cfg->nlabels;
+	hello.labels = labp;
+	hello.n_modules = caps.nmodules;
+	hello.modules = caps.modules;
+	hello.n_commands = caps.ncommands;
+	hello.commands = caps.commands;
+	agent_hello_fit(&hello);
+	cc.url = a->cfg->controllers[0];
+	cc.key = &a->key;
+	cc.server_key = a->cfg->controller_key;
+	cc.hello = &hello;
+	cc.backoff_base_ms = 100;
+	cc.backoff_cap_ms = 5000;
+	ret = vsm_client_open(&a->client, &cc, err);
+	agent_caps_free(&caps);
+	return (ret);
 }
 
 static void
@@ -284,14 +620,12 @@ recover_one(void *arg, const char *id)
 static int
 agent_open(struct agent *a, struct vsm_err *err)
 {
-	struct runner_config     rc = {0};
-	struct spool_limits      sl = {0};
-	struct vsm_client_config cc = {0};
-	Vsm__Hello               hello = VSM__HELLO__INIT;
-	Vsm__Label lab[VSM_CFG_LABELS_MAX], *labp[VSM_CFG_LABELS_MAX];
-	char       path[VSM_CFG_PATH_MAX + 16];
-	uint8_t    rnd[8];
-	size_t     i;
+	struct runner_config rc = {0};
+	struct spool_limits  sl = {0};
+	char                 path[VSM_CFG_PATH_MAX + 16];
+	char                 adir[VSM_CFG_PATH_MAX + 16];
+	uint8_t              rnd[8];
+	size_t               i;
 
 	randombytes_buf(rnd, sizeof(rnd));
 	for (i = 0; i < sizeof(rnd); i++)
@@ -316,42 +650,31 @@ agent_open(struct agent *a, struct vsm_err *err)
 	rc.limits.cpu_s = a->cfg->runner.cpu_ms / 1000;
 	rc.limits.mem_bytes = a->cfg->runner.mem_bytes;
 	rc.limits.open_files = a->cfg->runner.open_files;
+	if (a->cfg->runner.task_binary[0] != '\0')
+		rc.task_path = a->cfg->runner.task_binary;
+	if (uploader_dir(a, adir, sizeof(adir)) == -1)
+		return (vsm_err_set(err, "data_dir too long"));
+	rc.artifact_dir = adir;
+	uploader_sweep(a);
 	if ((a->runner = runner_new(&rc, err)) == NULL)
 		return (-1);
 	/* Tasks the last run left without a result end as errors. */
 	taskdb_unfinished(a->tdb, recover_one, a);
-
-	hello.name = a->cfg->name;
-	hello.agent_version = VSM_VERSION;
-	hello.proto_version = 1;
-	hello.token = a->cfg->enroll_token;
-	for (i = 0; i < a->cfg->nlabels; i++) {
-		vsm__label__init(&lab[i]);
-		lab[i].key = (char *)a->cfg->labels[i].key;
-		lab[i].value = (char *)a->cfg->labels[i].value;
-		labp[i] = &lab[i];
-	}
-	hello.n_labels = a->cfg->nlabels;
-	hello.labels = labp;
-	cc.url = a->cfg->controllers[0];
-	cc.key = &a->key;
-	cc.server_key = a->cfg->controller_key;
-	cc.hello = &hello;
-	cc.backoff_base_ms = 100;
-	cc.backoff_cap_ms = 5000;
-	if (vsm_client_open(&a->client, &cc, err) == -1)
-		return (-1);
-	return (0);
+	return (agent_client_open(a, &rc, err));
 }
 
 static void
 agent_close(struct agent *a)
 {
+	size_t i;
+
 	/* Running tasks are cancelled; their results reach the spool. */
 	runner_free(a->runner);
 	vsm_client_close(a->client);
 	taskdb_close(a->tdb);
 	spool_close(a->spool);
+	for (i = 0; i < a->ncmds; i++)
+		free((void *)(uintptr_t)a->cmds[i].params);
 	free(a->cmds);
 	vsm_keypair_wipe(&a->key);
 }
@@ -470,9 +793,9 @@ agent_run(struct vsm_agent_config *cfg, struct vsm_err *err)
 {
 	struct agent    *a;
 	struct sigaction sa;
-	pthread_t        th[3];
-	void *(*const fns[3])(void *) = {
-	    poller_main, sender_main, heartbeat_main};
+	pthread_t        th[4];
+	void *(*const fns[4])(void *) = {
+	    poller_main, sender_main, heartbeat_main, uploader_main};
 	int nth = 0, ret = -1, i;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
@@ -493,7 +816,7 @@ agent_run(struct vsm_agent_config *cfg, struct vsm_err *err)
 		goto out;
 	log_info("vsm-agent %s starting as %s, controller %s", VSM_VERSION,
 	    cfg->name, cfg->controllers[0]);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		if (pthread_create(&th[i], NULL, fns[i], a) != 0) {
 			vsm_err_set(err, "pthread_create: %s", strerror(errno));
 			set_stop(a);

@@ -7,6 +7,7 @@
  *
  *	poller.c	one long Poll outstanding; starts and cancels tasks
  *	sender.c	sends unacked spool events in windows, acks the spool
+ *	uploader.c	uploads the artifacts tasks leave, resumably
  *	agent.c		heartbeat: cpu, memory and disk use every interval
  *
  * Every TaskEvent goes to the spool (fsync'd) before it is sent.
@@ -44,6 +45,7 @@ struct agent {
 	int             connected; /* a session is believed open */
 	uint64_t        link_gen;  /* bumped on every connect */
 	uint64_t        spooled;   /* events appended so far */
+	uint64_t        artifacts; /* artifacts announced so far */
 	/* Controller task ids running now (for Poll.running). */
 	char     running[RUNNER_TASK_MAX][TASKDB_ID_MAX + 1];
 	unsigned nrunning;
@@ -60,6 +62,12 @@ uint64_t agent_wait_link(struct agent *a);
 void agent_link_failed(struct agent *a, uint64_t gen);
 /* Sleep up to ms, waking early on stop. Returns -1 when stopping. */
 int agent_sleep(struct agent *a, uint64_t ms);
+/*
+ * Wait up to ms for the counter *v (guarded by a->mtx, bumped with a
+ * broadcast on a->cond) to move past seen, or the agent to stop.
+ */
+void agent_wait_change(
+    struct agent *a, const uint64_t *v, uint64_t seen, uint64_t ms);
 int agent_stopping(struct agent *a);
 
 /*
@@ -102,5 +110,21 @@ void poller_run_facts(struct agent *a, unsigned n);
 
 /* sender.c */
 void *sender_main(void *arg);
+
+/* uploader.c */
+void *uploader_main(void *arg);
+/* DATA_DIR/artifacts into buf; -1 when too long. */
+int uploader_dir(const struct agent *a, char *buf, size_t len);
+/*
+ * A task announced an artifact: write its manifest (durably) so the
+ * uploader takes it, and wake the uploader. 0 or -1 with err set.
+ */
+int uploader_announce(struct agent *a, const char *task_id,
+    const Vsm__ArtifactReady *r, struct vsm_err *err);
+/*
+ * At start, before any task runs: remove artifact files that were never
+ * announced (their task died while writing them) and empty task dirs.
+ */
+void uploader_sweep(struct agent *a);
 
 #endif /* VSM_AGENT_AGENT_H */

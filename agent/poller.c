@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "artifact.h"
 #include "log.h"
 
 static int
@@ -120,6 +121,27 @@ poller_task_event(void *arg, const Vsm__TaskEvent *ev)
 		agent_spool_event(a, ev);
 		running_del(a, id);
 		return;
+	}
+	if (ev->kind_case == VSM__TASK_EVENT__KIND_ARTIFACT) {
+		struct vsm_err err;
+
+		/* The manifest first: once spooled, the upload is owed. */
+		if (uploader_announce(a, id, ev->artifact, &err) == -1) {
+			Vsm__TaskEvent le = *ev;
+			Vsm__LogLine   ll = VSM__LOG_LINE__INIT;
+			char line[sizeof(err.msg) + VSM_ARTIFACT_NAME_MAX + 64];
+
+			snprintf(line, sizeof(line),
+			    "artifact %s cannot be queued for upload: %s",
+			    ev->artifact->name, err.msg);
+			log_warnx("task %s: %s", id, line);
+			ll.stream = VSM__LOG_LINE__STREAM__MODULE;
+			ll.line = line;
+			le.kind_case = VSM__TASK_EVENT__KIND_LOG;
+			le.log = &ll;
+			agent_spool_event(a, &le);
+			return;
+		}
 	}
 	agent_spool_event(a, ev);
 }

@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE /* sigabbrev_np, pipe2, addclosefrom_np */
 
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -29,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "artifact.h"
 #include "log.h"
 #include "runner.h"
 
@@ -70,6 +72,7 @@ struct runner_task {
 struct runner {
 	pthread_mutex_t      mtx;
 	char                 task_path[PATH_MAX];
+	char                 artifact_dir[PATH_MAX]; /* "" : none */
 	unsigned             max_tasks;
 	unsigned             nrunning;
 	struct runner_limits limits;
@@ -216,6 +219,12 @@ runner_new(const struct runner_config *cfg, struct vsm_err *err)
 			vsm_err_set(err, "runner: task path too long");
 			goto fail;
 		}
+	}
+	if (cfg->artifact_dir != NULL &&
+	    (size_t)snprintf(r->artifact_dir, sizeof(r->artifact_dir), "%s",
+	        cfg->artifact_dir) >= sizeof(r->artifact_dir) - 64) {
+		vsm_err_set(err, "runner: artifact directory path too long");
+		goto fail;
 	}
 	if (access(r->task_path, X_OK) == -1) {
 		vsm_err_set(
@@ -398,6 +407,30 @@ runner_proto_error(struct runner_task *t, const char *what)
 }
 
 /*
+ * An ARTIFACT event names a file the child finished in its artifact
+ * directory: a good name, a 32-byte hash, and a regular file of the size
+ * it claims. 0 or -1.
+ */
+static int
+runner_artifact_ok(struct runner_task *t, const Vsm__ArtifactReady *a)
+{
+	char        path[PATH_MAX];
+	struct stat sb;
+
+	if (a == NULL || t->r->artifact_dir[0] == '\0' ||
+	    !vsm_artifact_name_valid(t->id) ||
+	    !vsm_artifact_name_valid(a->name) ||
+	    a->blake2b.len != VSM_ARTIFACT_HASH_LEN)
+		return (-1);
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s", t->r->artifact_dir,
+	        t->id, a->name) >= sizeof(path) ||
+	    lstat(path, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    (uint64_t)sb.st_size != a->size)
+		return (-1);
+	return (0);
+}
+
+/*
  * Take every complete frame out of t->buf. Forwards LOG and PROGRESS,
  * keeps the first RESULT. -1 on a protocol error (already handled).
  */
@@ -437,6 +470,17 @@ runner_frames(struct runner_task *t)
 			out.kind_case = ev->kind_case;
 			out.progress = ev->progress;
 			if (t->result == NULL && out.progress != NULL)
+				runner_emit(t, &out);
+			break;
+		case VSM__TASK_EVENT__KIND_ARTIFACT:
+			out.kind_case = ev->kind_case;
+			out.artifact = ev->artifact;
+			if (runner_artifact_ok(t, ev->artifact) == -1) {
+				vsm__task_event__free_unpacked(ev, NULL);
+				runner_proto_error(t, "bad artifact event");
+				return (-1);
+			}
+			if (t->result == NULL)
 				runner_emit(t, &out);
 			break;
 		case VSM__TASK_EVENT__KIND_RESULT:
@@ -787,6 +831,12 @@ runner_timeout_ms(
 	return (ms);
 }
 
+const char *
+runner_task_path(const struct runner *r)
+{
+	return (r->task_path);
+}
+
 static pid_t
 runner_spawn_now(struct runner *r, int in_r, int ev_w, struct vsm_err *err)
 {
@@ -883,6 +933,7 @@ runner_start(struct runner *r, const Vsm__Task *task,
 	struct runner_exec_mem mem;
 	Vsm__TaskSpawn         spawn = VSM__TASK_SPAWN__INIT;
 	Vsm__TaskLimits        lim = VSM__TASK_LIMITS__INIT;
+	char                   adir[PATH_MAX + VSM_ARTIFACT_NAME_MAX + 2];
 	int                    in[2] = {-1, -1}, ev[2] = {-1, -1};
 	int                    reserved = 0, ret = -1, rc;
 
@@ -928,6 +979,13 @@ runner_start(struct runner *r, const Vsm__Task *task,
 		spawn.limits = &lim;
 		spawn.max_line = r->max_line;
 		spawn.max_output = r->max_output;
+		/* Ids safe as a file name only ("facts:..." is not). */
+		if (r->artifact_dir[0] != '\0' &&
+		    vsm_artifact_name_valid(t->id)) {
+			snprintf(adir, sizeof(adir), "%s/%s", r->artifact_dir,
+			    t->id);
+			spawn.artifact_dir = adir;
+		}
 		if (cmd != NULL) {
 			if (runner_exec_spec(cmd, &mem, err) == -1)
 				goto out;

@@ -5,10 +5,11 @@
  * fork: nng is not fork-safe) in a process group of its own. The runner
  * writes one TaskSpawn frame on the child's stdin and reads TaskEvent
  * frames (4-byte big-endian length, then the packed message) from the
- * child's fd 3. It enforces the timeout and cancels (SIGTERM to the group,
- * SIGKILL after a grace period), reaps the child, and turns a crash into an
- * ERROR result naming the signal. One thread per running task; the number
- * of running tasks is capped.
+ * child's fd 3 (an ARTIFACT event is passed on only for a file that is
+ * there, whole, in the task's artifact directory). It enforces the timeout and
+ * cancels (SIGTERM to the group, SIGKILL after a grace period), reaps the
+ * child, and turns a crash into an ERROR result naming the signal. One thread
+ * per running task; the number of running tasks is capped.
  */
 #ifndef VSM_RUNNER_H
 #define VSM_RUNNER_H
@@ -41,7 +42,12 @@ struct runner_limits {
 
 struct runner_config {
 	const char *task_path; /* vsm-task; NULL: next to this binary */
-	unsigned    max_tasks; /* 0: 4 */
+	/*
+	 * Each task may leave artifacts in ARTIFACT_DIR/TASK_ID (the child
+	 * creates it); NULL: tasks get no artifact directory.
+	 */
+	const char          *artifact_dir;
+	unsigned             max_tasks; /* 0: 4 */
 	struct runner_limits limits;
 	uint32_t             default_timeout_s; /* 0: RUNNER_TIMEOUT_DEFAULT */
 	uint32_t             grace_ms;          /* 0: RUNNER_GRACE_DEFAULT */
@@ -113,6 +119,9 @@ int runner_start(struct runner *r, const Vsm__Task *task,
  * 0 when the task was running, -1 when no such task runs.
  */
 int runner_cancel(struct runner *r, const char *task_id);
+
+/* The vsm-task binary the runner starts (owned by the runner). */
+const char *runner_task_path(const struct runner *r);
 
 /* How many more tasks runner_start will take now. */
 unsigned runner_slots(struct runner *r);

@@ -146,10 +146,9 @@ out:
 void *
 sender_main(void *arg)
 {
-	struct agent   *a = arg;
-	struct timespec ts;
-	uint64_t        gen, seen;
-	int             rv;
+	struct agent *a = arg;
+	uint64_t      gen, seen;
+	int           rv;
 
 	while ((gen = agent_wait_link(a)) != 0) {
 		pthread_mutex_lock(&a->mtx);
@@ -162,13 +161,7 @@ sender_main(void *arg)
 			continue;
 		}
 		/* Idle: wait for an append (or look again in a while). */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += SENDER_IDLE / 1000;
-		pthread_mutex_lock(&a->mtx);
-		while (!a->stop && a->spooled == seen &&
-		    pthread_cond_timedwait(&a->cond, &a->mtx, &ts) == 0)
-			;
-		pthread_mutex_unlock(&a->mtx);
+		agent_wait_change(a, &a->spooled, seen, SENDER_IDLE);
 	}
 	return (NULL);
 }

@@ -7,6 +7,10 @@
  * the parameters (refusing before anything runs) and runs the module,
  * which ends with exactly one result. Exit status: 0 when a result was
  * sent, 1 when the runner could not be told, 2 on a bad start.
+ *
+ * `vsm-task --list-modules` prints the module table instead, one name a
+ * line; a family prints as its prefix and '*' ("exec.*"). The agent runs
+ * it once at start to tell the controller what it can run.
  */
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -161,6 +165,17 @@ task_watch_parent(void)
 		task_on_orphan(SIGHUP);
 }
 
+/* Print the module table, one name a line. 0, or 1 when stdout fails. */
+static int
+task_list_modules(void)
+{
+	const struct task_module *const *m;
+
+	for (m = task_module_all(); *m != NULL; m++)
+		printf("%s%s\n", (*m)->name, (*m)->family ? "*" : "");
+	return (fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -173,6 +188,12 @@ main(int argc, char *argv[])
 	int                       fd, rc;
 
 	vsm_log_init("vsm-task", VSM_LOG_WARN, 0);
+	if (argc == 2 && strcmp(argv[1], "--list-modules") == 0)
+		return (task_list_modules());
+	if (argc > 1) {
+		fprintf(stderr, "usage: vsm-task [--list-modules]\n");
+		return (2);
+	}
 	task_watch_parent();
 	if (fcntl(TASK_EVENT_FD, F_SETFD, FD_CLOEXEC) == -1) {
 		fprintf(stderr, "vsm-task: started by vsm-agent only\n");

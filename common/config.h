@@ -30,6 +30,13 @@
 #define VSM_CFG_SCHEDULES_MAX   1024
 #define VSM_CFG_PARAMS_MAX      64
 #define VSM_CFG_PARAM_MAX       4096 /* bytes in one schedule param value */
+#define VSM_CFG_CMD_PARAMS_MAX  32   /* typed params of one command */
+#define VSM_CFG_PARAM_NAME_MAX  32   /* characters in a command param name */
+#define VSM_CFG_PATTERN_MAX     1024 /* bytes in a param pattern, with NUL */
+#define VSM_CFG_ENUM_MAX        64   /* values of one enum param */
+#define VSM_CFG_FLAG_MAX        64   /* bytes in a param flag, with NUL */
+#define VSM_CFG_OK_CODES_MAX    64   /* ok exit codes of one command */
+#define VSM_CFG_COMMAND_BYTES   (32 * 1024) /* argv and params of one */
 
 #define VSM_DEFAULT_PORT 4650
 
@@ -72,13 +79,31 @@ int vsm_conninfo_has_secret(const char *s);
 
 /* The agent. */
 
+/*
+ * A typed parameter an allowlisted command accepts. Exactly one of pattern
+ * and enum_values is set. A value goes into argv as one element, after
+ * flag when there is one.
+ */
+struct vsm_command_param {
+	char  *name;        /* 1-32 of a-z 0-9 _, starting with a letter */
+	char  *pattern;     /* POSIX ERE, matched whole: ^(pattern)$ */
+	char **enum_values; /* nenum entries and a NULL */
+	size_t nenum;
+	int    allow_dash; /* a value may start with '-' */
+	int    required;
+	char  *flag; /* "--since", put before the value; NULL: none */
+};
+
 /* One entry of the command allowlist: run with argv, never a shell. */
 struct vsm_command {
-	char    *name; /* as the controller names it: "logrotate" */
-	char   **argv; /* argc entries and a NULL; argv[0] absolute */
-	size_t   argc;
-	uint64_t timeout_ms;   /* 0: the task's deadline alone */
-	int      allow_params; /* typed task params may be appended */
+	char                     *name; /* as the controller names it */
+	char                    **argv; /* argc entries and a NULL */
+	size_t                    argc;
+	uint64_t                  timeout_ms; /* 0: the task's deadline alone */
+	struct vsm_command_param *params;     /* in argv order */
+	size_t                    nparams;
+	int                      *ok_codes; /* 0-255; NULL: only 0 is ok */
+	size_t                    nok_codes;
 };
 
 struct vsm_agent_config {
@@ -98,6 +123,7 @@ struct vsm_agent_config {
 	uint64_t          heartbeat_ms;
 	int               log_level; /* enum vsm_log_level */
 	struct {
+		char task_binary[VSM_CFG_PATH_MAX]; /* "": beside the agent */
 		unsigned max_tasks;
 		int      nice;
 		uint64_t cpu_ms;     /* RLIMIT_CPU (whole s); 0: unlimited */
@@ -183,19 +209,21 @@ struct vsm_schedule_config {
 };
 
 struct vsm_controller_config {
-	char                        path[VSM_CFG_PATH_MAX];
-	char                        listen[VSM_CFG_URL_MAX];
-	char                        control[VSM_CFG_URL_MAX];
-	char                        key_file[VSM_CFG_PATH_MAX];
-	char                        data_dir[VSM_CFG_PATH_MAX];
-	char                        store[VSM_CFG_CONNINFO_MAX];
-	char                        backup_dir[VSM_CFG_PATH_MAX];
-	uint64_t                    heartbeat_ms;
-	unsigned                    missed_heartbeats;
-	unsigned                    agent_concurrency;
-	unsigned                    contexts;
-	uint64_t                    max_payload; /* bytes */
-	int                         log_level;
+	char     path[VSM_CFG_PATH_MAX];
+	char     listen[VSM_CFG_URL_MAX];
+	char     control[VSM_CFG_URL_MAX];
+	char     key_file[VSM_CFG_PATH_MAX];
+	char     data_dir[VSM_CFG_PATH_MAX];
+	char     store[VSM_CFG_CONNINFO_MAX];
+	char     backup_dir[VSM_CFG_PATH_MAX];
+	uint64_t heartbeat_ms;
+	unsigned missed_heartbeats;
+	unsigned agent_concurrency;
+	unsigned contexts;
+	uint64_t max_payload;       /* bytes */
+	uint64_t artifact_max_size; /* largest artifact an agent may upload */
+	uint64_t artifact_min_free; /* disk kept free under uploads */
+	int      log_level;
 	struct vsm_schedule_config *schedules;
 	size_t                      nschedules;
 	int                         secrets_exposed;

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <regex.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #define A(m)  offsetof(struct vsm_agent_config, m)
 #define C(m)  offsetof(struct vsm_command, m)
+#define P(m)  offsetof(struct vsm_command_param, m)
 #define SZ(m) sizeof(((struct vsm_agent_config *)0)->m)
 #define MS_S  1000LL
 #define MIB   (1024LL * 1024)
@@ -209,6 +211,273 @@ read_argv(struct vsm_cfg_ctx *ctx, yaml_node_t *node, void *base)
 	return (0);
 }
 
+/* A command parameter's name: 1-32 of a-z 0-9 _, starting with a letter. */
+static int
+check_param_name(const char *s, struct vsm_err *err)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i <= VSM_CFG_PARAM_NAME_MAX; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		        (i > 0 &&
+		            ((s[i] >= '0' && s[i] <= '9') || s[i] == '_'))))
+			break;
+	if (i == 0 || i > VSM_CFG_PARAM_NAME_MAX || s[i] != '\0')
+		return (vsm_err_set(err,
+		    "'%s' is not a valid parameter name: 1-%d of a-z 0-9 _, "
+		    "starting with a letter",
+		    s, VSM_CFG_PARAM_NAME_MAX));
+	return (0);
+}
+
+/*
+ * pattern: a POSIX extended regular expression that a value must match
+ * whole. It is compiled here, alone and as the runner anchors it
+ * (^(pattern)$), so that a bad one is refused at load and never at run
+ * time, and so that no pattern can close the anchoring group ("a)|(.*").
+ */
+static int
+read_pattern(struct vsm_cfg_ctx *ctx, yaml_node_t *node, void *base)
+{
+	struct vsm_command_param *p = base;
+	regex_t                   re;
+	char                      anchored[VSM_CFG_PATTERN_MAX + 8], msg[128];
+	const char               *v;
+	int                       rc;
+
+	if ((v = vsm_cfg_scalar(ctx, node, "a regular expression")) == NULL)
+		return (-1);
+	if (v[0] == '\0')
+		return (vsm_cfg_error(ctx, node, "must not be empty"));
+	if (strlen(v) >= VSM_CFG_PATTERN_MAX)
+		return (vsm_cfg_error(ctx, node, "longer than %d characters",
+		    VSM_CFG_PATTERN_MAX - 1));
+	snprintf(anchored, sizeof(anchored), "^(%s)$", v);
+	if ((rc = regcomp(&re, v, REG_EXTENDED | REG_NOSUB)) == 0) {
+		regfree(&re);
+		rc = regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB);
+	}
+	if (rc != 0) {
+		regerror(rc, &re, msg, sizeof(msg));
+		return (vsm_cfg_error(ctx, node,
+		    "'%s' is not a valid POSIX extended regular expression: "
+		    "%s",
+		    v, msg));
+	}
+	regfree(&re);
+	if ((p->pattern = strdup(v)) == NULL)
+		return (vsm_cfg_error(ctx, node, "out of memory"));
+	return (0);
+}
+
+/* enum: [a, b, ...]: 1-64 distinct printable values, each 1-255 bytes. */
+static int
+read_enum(struct vsm_cfg_ctx *ctx, yaml_node_t *node, void *base)
+{
+	struct vsm_command_param *p = base;
+	yaml_node_item_t         *item;
+	yaml_node_t              *n;
+	const char               *v;
+	size_t                    count, i, j;
+
+	if (node->type != YAML_SEQUENCE_NODE)
+		return (vsm_cfg_error(
+		    ctx, node, "expected a list of values: [a, b, ...]"));
+	count = (size_t)(node->data.sequence.items.top -
+	    node->data.sequence.items.start);
+	if (count == 0)
+		return (vsm_cfg_error(ctx, node, "the list is empty"));
+	if (count > VSM_CFG_ENUM_MAX)
+		return (vsm_cfg_error(
+		    ctx, node, "more than %d values", VSM_CFG_ENUM_MAX));
+	if ((p->enum_values = calloc(count + 1, sizeof(char *))) == NULL)
+		return (vsm_cfg_error(ctx, node, "out of memory"));
+	for (item = node->data.sequence.items.start;
+	     item < node->data.sequence.items.top; item++) {
+		if ((n = yaml_document_get_node(ctx->doc, *item)) == NULL)
+			return (vsm_cfg_error(ctx, node, "broken document"));
+		if ((v = vsm_cfg_scalar(ctx, n, "a string value")) == NULL)
+			return (-1);
+		if (v[0] == '\0' || strlen(v) >= VSM_CFG_STR_MAX)
+			return (vsm_cfg_error(ctx, n,
+			    "a value must be 1-%d characters",
+			    VSM_CFG_STR_MAX - 1));
+		for (j = 0; v[j] != '\0'; j++)
+			if ((unsigned char)v[j] < 0x20 || v[j] == 0x7f)
+				return (vsm_cfg_error(
+				    ctx, n, "control character in a value"));
+		for (i = 0; i < p->nenum; i++)
+			if (strcmp(p->enum_values[i], v) == 0)
+				return (vsm_cfg_error(
+				    ctx, n, "'%s' is listed twice", v));
+		if ((p->enum_values[p->nenum] = strdup(v)) == NULL)
+			return (vsm_cfg_error(ctx, n, "out of memory"));
+		p->nenum++;
+	}
+	return (0);
+}
+
+/* flag: "--since", "-n": a '-', then 1-62 of A-Z a-z 0-9 _ . - */
+static int
+read_flag(struct vsm_cfg_ctx *ctx, yaml_node_t *node, void *base)
+{
+	struct vsm_command_param *p = base;
+	const char               *v;
+	size_t                    i;
+
+	if ((v = vsm_cfg_scalar(ctx, node, "an option such as --since")) ==
+	    NULL)
+		return (-1);
+	for (i = 1; v[0] == '-' && v[i] != '\0'; i++)
+		if (!((v[i] >= 'a' && v[i] <= 'z') ||
+		        (v[i] >= 'A' && v[i] <= 'Z') ||
+		        (v[i] >= '0' && v[i] <= '9') || v[i] == '_' ||
+		        v[i] == '.' || v[i] == '-'))
+			break;
+	if (v[0] != '-' || i < 2 || v[i] != '\0' || i >= VSM_CFG_FLAG_MAX)
+		return (vsm_cfg_error(ctx, node,
+		    "'%s' is not an option: a '-', then 1-%d of A-Z a-z 0-9 _ "
+		    ". -",
+		    v, VSM_CFG_FLAG_MAX - 2));
+	if ((p->flag = strdup(v)) == NULL)
+		return (vsm_cfg_error(ctx, node, "out of memory"));
+	return (0);
+}
+
+static const struct vsm_cfg_field param_fields[] = {
+    {.key = "pattern", .type = VSM_CFG_T_FN, .fn = read_pattern},
+    {.key = "enum", .type = VSM_CFG_T_FN, .fn = read_enum},
+    {.key = "allow_dash", .type = VSM_CFG_T_BOOL, .off = P(allow_dash)},
+    {.key = "required", .type = VSM_CFG_T_BOOL, .off = P(required)},
+    {.key = "flag", .type = VSM_CFG_T_FN, .fn = read_flag},
+    {.key = NULL},
+};
+
+/* One parameter's mapping, and the checks across its keys. */
+static int
+read_param(
+    struct vsm_cfg_ctx *ctx, yaml_node_t *node, struct vsm_command_param *p)
+{
+	size_t i;
+
+	if (vsm_cfg_map(ctx, node, param_fields, p) == -1)
+		return (-1);
+	if (p->pattern != NULL && p->enum_values != NULL)
+		return (vsm_cfg_error(ctx, vsm_cfg_find(ctx, node, "enum"),
+		    "give a pattern or an enum, not both"));
+	if (p->pattern == NULL && p->enum_values == NULL)
+		return (vsm_cfg_error(ctx, node,
+		    "needs a pattern (a regular expression) or an enum (a "
+		    "list of values)"));
+	for (i = 0; i < p->nenum && !p->allow_dash; i++)
+		if (p->enum_values[i][0] == '-')
+			return (vsm_cfg_error(ctx,
+			    vsm_cfg_find(ctx, node, "enum"),
+			    "enum value '%s' starts with '-': set allow_dash: "
+			    "true",
+			    p->enum_values[i]));
+	return (0);
+}
+
+/* params: { NAME: {pattern: ERE | enum: [...], ...}, ... } in argv order. */
+static int
+read_params(struct vsm_cfg_ctx *ctx, yaml_node_t *node, void *base)
+{
+	struct vsm_command       *cmd = base;
+	struct vsm_command_param *p;
+	yaml_node_pair_t         *pair;
+	yaml_node_t              *k, *v;
+	struct vsm_err            e;
+	const char               *name;
+	size_t                    count, i, mark;
+
+	if (vsm_cfg_is_null(node))
+		return (0);
+	if (node->type != YAML_MAPPING_NODE)
+		return (vsm_cfg_error(ctx, node,
+		    "expected a mapping of NAME: {pattern: REGEX} or NAME: "
+		    "{enum: [...]}"));
+	count = (size_t)(node->data.mapping.pairs.top -
+	    node->data.mapping.pairs.start);
+	if (count > VSM_CFG_CMD_PARAMS_MAX)
+		return (vsm_cfg_error(ctx, node, "more than %d parameters",
+		    VSM_CFG_CMD_PARAMS_MAX));
+	if (count == 0)
+		return (0);
+	if ((cmd->params = calloc(count, sizeof(*cmd->params))) == NULL)
+		return (vsm_cfg_error(ctx, node, "out of memory"));
+	for (pair = node->data.mapping.pairs.start;
+	     pair < node->data.mapping.pairs.top; pair++) {
+		k = yaml_document_get_node(ctx->doc, pair->key);
+		v = yaml_document_get_node(ctx->doc, pair->value);
+		if (k == NULL || v == NULL)
+			return (vsm_cfg_error(ctx, node, "broken document"));
+		if ((name = vsm_cfg_scalar(ctx, k, "a parameter name")) == NULL)
+			return (-1);
+		if (check_param_name(name, &e) == -1)
+			return (vsm_cfg_error(ctx, k, "%s", e.msg));
+		for (i = 0; i < cmd->nparams; i++)
+			if (strcmp(cmd->params[i].name, name) == 0)
+				return (vsm_cfg_error(
+				    ctx, k, "duplicate parameter '%s'", name));
+		p = &cmd->params[cmd->nparams++];
+		if ((p->name = strdup(name)) == NULL)
+			return (vsm_cfg_error(ctx, k, "out of memory"));
+		mark = vsm_cfg_push(ctx, name);
+		if (read_param(ctx, v, p) == -1)
+			return (-1);
+		vsm_cfg_pop(ctx, mark);
+	}
+	return (0);
+}
+
+/* ok_codes: [0, 1]: the exit codes that mean ok, 0-255, each once. */
+static int
+read_ok_codes(struct vsm_cfg_ctx *ctx, yaml_node_t *node, void *base)
+{
+	struct vsm_command *cmd = base;
+	yaml_node_item_t   *item;
+	yaml_node_t        *n;
+	const char         *v;
+	char               *end;
+	long                code;
+	size_t              count, i;
+
+	if (node->type != YAML_SEQUENCE_NODE)
+		return (vsm_cfg_error(
+		    ctx, node, "expected a list of exit codes: [0, 1]"));
+	count = (size_t)(node->data.sequence.items.top -
+	    node->data.sequence.items.start);
+	if (count == 0)
+		return (vsm_cfg_error(
+		    ctx, node, "the list is empty (leave it out for [0])"));
+	if (count > VSM_CFG_OK_CODES_MAX)
+		return (vsm_cfg_error(
+		    ctx, node, "more than %d codes", VSM_CFG_OK_CODES_MAX));
+	if ((cmd->ok_codes = calloc(count, sizeof(int))) == NULL)
+		return (vsm_cfg_error(ctx, node, "out of memory"));
+	for (item = node->data.sequence.items.start;
+	     item < node->data.sequence.items.top; item++) {
+		if ((n = yaml_document_get_node(ctx->doc, *item)) == NULL)
+			return (vsm_cfg_error(ctx, node, "broken document"));
+		if ((v = vsm_cfg_scalar(ctx, n, "an exit code")) == NULL)
+			return (-1);
+		errno = 0;
+		code = strtol(v, &end, 10);
+		if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+		    v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 ||
+		    code > 255)
+			return (vsm_cfg_error(ctx, n,
+			    "'%s' is not an exit code: expected 0-255", v));
+		for (i = 0; i < cmd->nok_codes; i++)
+			if (cmd->ok_codes[i] == (int)code)
+				return (vsm_cfg_error(
+				    ctx, n, "%ld is listed twice", code));
+		cmd->ok_codes[cmd->nok_codes++] = (int)code;
+	}
+	return (0);
+}
+
 static const struct vsm_cfg_field command_fields[] = {
     {.key = "argv",
         .type = VSM_CFG_T_FN,
@@ -219,11 +488,35 @@ static const struct vsm_cfg_field command_fields[] = {
         .off = C(timeout_ms),
         .min = MS_S,
         .max = 7 * 24 * 3600 * MS_S},
-    {.key = "allow_params", .type = VSM_CFG_T_BOOL, .off = C(allow_params)},
+    {.key = "params", .type = VSM_CFG_T_FN, .fn = read_params},
+    {.key = "ok_codes", .type = VSM_CFG_T_FN, .fn = read_ok_codes},
     {.key = NULL},
 };
 
-/* name: [argv...] or name: { argv: [...], timeout: D, allow_params: B } */
+/* The bytes of an entry's strings: what it adds to every TaskSpawn. */
+static size_t
+command_bytes(const struct vsm_command *cmd)
+{
+	const struct vsm_command_param *p;
+	size_t                          n = 0, i, j;
+
+	for (i = 0; i < cmd->argc; i++)
+		n += strlen(cmd->argv[i]) + 1;
+	for (i = 0; i < cmd->nparams; i++) {
+		p = &cmd->params[i];
+		n += strlen(p->name) + 1;
+		n += p->pattern != NULL ? strlen(p->pattern) + 1 : 0;
+		n += p->flag != NULL ? strlen(p->flag) + 1 : 0;
+		for (j = 0; j < p->nenum; j++)
+			n += strlen(p->enum_values[j]) + 1;
+	}
+	return (n + cmd->nok_codes * sizeof(int));
+}
+
+/*
+ * name: [argv...] or name: { argv: [...], timeout: D, params: {...},
+ * ok_codes: [...] }
+ */
 static int
 read_commands(struct vsm_cfg_ctx *ctx, yaml_node_t *node, void *base)
 {
@@ -276,6 +569,10 @@ read_commands(struct vsm_cfg_ctx *ctx, yaml_node_t *node, void *base)
 		} else
 			return (vsm_cfg_error(ctx, v,
 			    "expected an argv list or a mapping with argv"));
+		if (command_bytes(cmd) > VSM_CFG_COMMAND_BYTES)
+			return (vsm_cfg_error(ctx, k,
+			    "argv and params take %zu bytes, more than %d",
+			    command_bytes(cmd), VSM_CFG_COMMAND_BYTES));
 		vsm_cfg_pop(ctx, mark);
 	}
 	return (0);
@@ -328,6 +625,10 @@ static const struct vsm_cfg_field runner_fields[] = {
         .min = -20,
         .max = 19},
     {.key = "limits", .type = VSM_CFG_T_MAP, .sub = limits_fields},
+    {.key = "task_binary",
+        .type = VSM_CFG_T_PATH,
+        .off = A(runner.task_binary),
+        .size = SZ(runner.task_binary)},
     {.key = NULL},
 };
 
@@ -502,6 +803,22 @@ vsm_agent_config_load(
 	return (0);
 }
 
+static void
+command_params_free(struct vsm_command_param *params, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		free(params[i].name);
+		free(params[i].pattern);
+		free(params[i].flag);
+		for (j = 0; j < params[i].nenum; j++)
+			free(params[i].enum_values[j]);
+		free(params[i].enum_values);
+	}
+	free(params);
+}
+
 void
 vsm_agent_config_free(struct vsm_agent_config *cfg)
 {
@@ -518,6 +835,9 @@ vsm_agent_config_free(struct vsm_agent_config *cfg)
 		for (j = 0; j < cfg->commands[i].argc; j++)
 			free(cfg->commands[i].argv[j]);
 		free(cfg->commands[i].argv);
+		command_params_free(
+		    cfg->commands[i].params, cfg->commands[i].nparams);
+		free(cfg->commands[i].ok_codes);
 	}
 	free(cfg->commands);
 	/* The token and passwords are secrets. */
@@ -581,14 +901,27 @@ static const char agent_tail[] =
     "    memory: 4GiB         # address space per task (RLIMIT_AS)\n"
     "    open_files: 1024     # RLIMIT_NOFILE\n"
     "\n"
-    "# The only commands the controller may ask for, by name. Each runs\n"
-    "# with exec and this argv, never through a shell.\n"
+    "# The only commands the controller may ask for, by name (task\n"
+    "# exec.NAME). Each runs with exec and this argv, never through a\n"
+    "# shell. A task may add only the params declared here: each value\n"
+    "# must match its pattern (a POSIX ERE matched whole) or be one of its\n"
+    "# enum values, and goes in as one argument, after its flag if any.\n"
     "commands: {}\n"
     "#  logrotate: [\"/usr/sbin/logrotate\", \"/etc/logrotate.conf\"]\n"
     "#  certbot-renew:\n"
     "#    argv: [\"/usr/bin/certbot\", \"renew\", \"--quiet\"]\n"
     "#    timeout: 10m\n"
-    "#    allow_params: false\n"
+    "#  journal:\n"
+    "#    argv: [\"/usr/bin/journalctl\", \"--no-pager\", \"-n\", "
+    "\"1000\"]\n"
+    "#    params:\n"
+    "#      unit: {pattern: \"[A-Za-z0-9@_.-]{1,64}\", flag: \"--unit\", "
+    "required: true}\n"
+    "#      since:\n"
+    "#        pattern: \"[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2})?\"\n"
+    "#        flag: \"--since\"\n"
+    "#      priority: {enum: [err, warning, info], flag: \"--priority\"}\n"
+    "#    ok_codes: [0, 1]          # exit codes that mean ok; default [0]\n"
     "\n"
     "# Connection settings for the database task modules. Prefer\n"
     "# ~/.pgpass and the environment to passwords in this file.\n"

@@ -25,6 +25,7 @@
 #define KIB    1024LL
 #define MIB    (1024LL * KIB)
 #define GIB    (1024LL * MIB)
+#define TIB    (1024LL * GIB)
 
 #define CONTROLLER_DATA_DIR "/var/lib/vsm/controller"
 
@@ -270,6 +271,16 @@ static const struct vsm_cfg_field controller_fields[] = {
         .off = K(max_payload),
         .min = 64 * KIB,
         .max = GIB},
+    {.key = "artifact_max_size",
+        .type = VSM_CFG_T_SIZE,
+        .off = K(artifact_max_size),
+        .min = MIB,
+        .max = 64 * TIB},
+    {.key = "artifact_min_free",
+        .type = VSM_CFG_T_SIZE,
+        .off = K(artifact_min_free),
+        .min = 0,
+        .max = TIB},
     {.key = "log_level", .type = VSM_CFG_T_LOGLEVEL, .off = K(log_level)},
     {.key = "schedules", .type = VSM_CFG_T_FN, .fn = read_schedules},
     {.key = NULL},
@@ -287,6 +298,8 @@ controller_defaults(struct vsm_controller_config *cfg)
 	cfg->agent_concurrency = 2;
 	cfg->contexts = 1024;
 	cfg->max_payload = 4 * MIB;
+	cfg->artifact_max_size = TIB;
+	cfg->artifact_min_free = GIB;
 	cfg->log_level = VSM_LOG_INFO;
 }
 
@@ -422,6 +435,12 @@ static const char controller_tail[] =
     "\n"
     "# The largest message accepted from a peer (reassembled).\n"
     "max_payload: 4MiB\n"
+    "\n"
+    "# Artifacts (files tasks leave, such as backups) are uploaded to\n"
+    "# DATA_DIR/artifacts. An upload over artifact_max_size is refused;\n"
+    "# one that would leave less than artifact_min_free on that disk waits.\n"
+    "artifact_max_size: 1TiB\n"
+    "artifact_min_free: 1GiB\n"
     "\n"
     "# error, warn, info or debug.\n"
     "log_level: info\n"

@@ -19,7 +19,7 @@ vsm_write_new_file(const char *path, const void *data, size_t len, mode_t mode,
 	struct stat    st;
 	size_t         off = 0;
 	ssize_t        n;
-	int            fd = -1, dfd = -1, ret = -1;
+	int            fd = -1, ret = -1;
 
 	if (lstat(path, &st) == 0)
 		return (vsm_err_set(err,
@@ -57,15 +57,11 @@ vsm_write_new_file(const char *path, const void *data, size_t len, mode_t mode,
 		goto out;
 	}
 	snprintf(dir, sizeof(dir), "%s", path);
-	if ((dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) !=
-	    -1)
-		(void)fsync(dfd);
+	(void)vsm_fsync_dir(dirname(dir));
 	ret = 0;
 out:
 	close(fd);
 	unlink(tmp);
-	if (dfd != -1)
-		close(dfd);
 	return (ret);
 }
 
@@ -92,4 +88,16 @@ vsm_mkdirs(const char *path, mode_t mode, struct vsm_err *err)
 	if (stat(buf, &st) == -1 || !S_ISDIR(st.st_mode))
 		return (vsm_err_set(err, "%s: not a directory", buf));
 	return (0);
+}
+
+int
+vsm_fsync_dir(const char *dir)
+{
+	int fd, rc;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return (-1);
+	rc = fsync(fd);
+	close(fd);
+	return (rc);
 }

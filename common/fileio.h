@@ -29,4 +29,7 @@ int vsm_write_new_file(const char *path, const void *data, size_t len,
  */
 int vsm_mkdirs(const char *path, mode_t mode, struct vsm_err *err);
 
+/* fsync a directory so that a rename or link in it is durable. 0 or -1. */
+int vsm_fsync_dir(const char *dir);
+
 #endif /* VSM_FILEIO_H */

@@ -124,6 +124,35 @@ vsm_name_valid(const char *name)
 	return (1);
 }
 
+/* ASCII only, whatever the locale. */
+static int
+module_char(int c)
+{
+	return ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_' || c == '-');
+}
+
+int
+vsm_module_name_valid(const char *name)
+{
+	size_t i;
+
+	if (!((name[0] >= 'a' && name[0] <= 'z') ||
+	        (name[0] >= 'A' && name[0] <= 'Z')))
+		return (0);
+	for (i = 1; name[i] != '\0'; i++) {
+		if (i >= VSM_MODULE_NAME_MAX)
+			return (0);
+		if (name[i] == '.' && name[i - 1] != '.')
+			continue;
+		if (name[i] == '*' && name[i - 1] == '.' && name[i + 1] == '\0')
+			continue;
+		if (!module_char((unsigned char)name[i]))
+			return (0);
+	}
+	return (name[i - 1] != '.');
+}
+
 static void
 skip_ws(struct sel_parser *p)
 {

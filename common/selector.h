@@ -28,6 +28,7 @@
 #define VSM_LABEL_MAX       63   /* characters in a label key or value */
 #define VSM_NAME_MAX        63   /* characters in a host name */
 #define VSM_GLOB_MAX        255  /* characters in a name glob */
+#define VSM_MODULE_NAME_MAX 80   /* characters in a task module name */
 
 /* One label of a host. The selector never keeps these pointers. */
 struct vsm_label {
@@ -69,5 +70,12 @@ void vsm_selector_free(struct vsm_selector *sel);
 int vsm_label_key_valid(const char *key);
 int vsm_label_value_valid(const char *value);
 int vsm_name_valid(const char *name);
+/*
+ * A task module name as an agent reports it: 1-80 characters, dot-separated
+ * words of [A-Za-z0-9_-], the first starting with a letter ("sys.disk",
+ * "exec.certbot-renew"); a family is its prefix and '*' ("exec.*"). 1 when
+ * valid.
+ */
+int vsm_module_name_valid(const char *name);
 
 #endif /* VSM_SELECTOR_H */

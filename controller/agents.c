@@ -17,6 +17,7 @@
 #define AGENTS_ERR_BADREQ  400
 #define AGENTS_ERR_UNKNOWN 404
 #define AGENTS_ERR_STORE   503
+#define AGENTS_CAPS_MAX    256 /* modules, and commands, in a Hello */
 
 int
 agents_reply(struct vsm_srv_req *req, const Vsm__Envelope *env)
@@ -62,12 +63,102 @@ out:
 	return (s);
 }
 
+/* s for a log line: at most len - 1 bytes, unprintable bytes as '?'. */
+static const char *
+agents_printable(const char *s, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < len; i++)
+		buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	buf[i] = '\0';
+	return (buf);
+}
+
+/*
+ * One list of capability names as a JSON array into o under key: at most
+ * AGENTS_CAPS_MAX, each a valid module name (vsm_module_name_valid)
+ * listed once, commands exec.NAME. NULL, or a refusal reason (a string
+ * constant) with the offending name logged.
+ */
+static const char *
+agents_cap_list(json_t *o, const char *key, char *const *names, size_t n,
+    int commands, const char *host)
+{
+	json_t     *a;
+	const char *name;
+	char        pr[100];
+	size_t      i, j;
+
+	if (n > AGENTS_CAPS_MAX)
+		return (commands
+		        ? "invalid capabilities: more than 256 commands"
+		        : "invalid capabilities: more than 256 modules");
+	if ((a = json_array()) == NULL || json_object_set_new(o, key, a) == -1)
+		return ("controller out of memory; retry");
+	for (i = 0; i < n; i++) {
+		name = names[i];
+		if (!vsm_module_name_valid(name) ||
+		    (commands &&
+		        (strncmp(name, "exec.", 5) != 0 ||
+		            strcmp(name, "exec.*") == 0))) {
+			log_warnx("agent %s: hello refused: %s: '%s' is not "
+			          "a valid %s",
+			    host, key, agents_printable(name, pr, sizeof(pr)),
+			    commands ? "exec.NAME" : "module name");
+			return (commands
+			        ? "invalid capabilities: a command name is not "
+			          "exec.NAME (1-80 of A-Z a-z 0-9 . _ -)"
+			        : "invalid capabilities: a module name is not "
+			          "1-80 of A-Z a-z 0-9 . _ - (a family ends in "
+			          ".*)");
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(names[j], name) == 0) {
+				log_warnx("agent %s: hello refused: %s '%s' "
+				          "is listed twice",
+				    host, key, name);
+				return ("invalid capabilities: a name is "
+				        "listed twice");
+			}
+		if (json_array_append_new(a, json_string(name)) == -1)
+			return ("controller out of memory; retry");
+	}
+	return (NULL);
+}
+
+/*
+ * The Hello's capabilities as {"modules": [...], "commands": [...]} in
+ * the agent's order, into *out (the caller frees it). NULL on success;
+ * else the reason the hello is refused (a string constant) and *out NULL.
+ */
+static const char *
+agents_capabilities(const Vsm__Hello *hello, char **out)
+{
+	const char *why;
+	json_t     *o;
+
+	*out = NULL;
+	if ((o = json_object()) == NULL)
+		return ("controller out of memory; retry");
+	if ((why = agents_cap_list(o, "modules", hello->modules,
+	         hello->n_modules, 0, hello->name)) == NULL &&
+	    (why = agents_cap_list(o, "commands", hello->commands,
+	         hello->n_commands, 1, hello->name)) == NULL &&
+	    (*out = json_dumps(o, JSON_COMPACT)) == NULL)
+		why = "controller out of memory; retry";
+	json_decref(o);
+	return (why);
+}
+
 /*
  * Decide on a handshake from the store: an accepted key under the same
  * name opens a session; an unknown key is added (accepted with a valid
  * token, else pending); pending, rejected and revoked keys and name
- * clashes open nothing. An accepted agent's host row is upserted and the
- * registry told. Called on an nng thread; does a few store calls.
+ * clashes open nothing. An accepted agent's host row is upserted (labels,
+ * version, capabilities) and the registry told; bad labels or
+ * capabilities refuse the hello. Called on an nng thread; does a few
+ * store calls.
  */
 static int
 agents_authorize(
@@ -77,7 +168,8 @@ agents_authorize(
 	struct store_key   k;
 	struct store_hello sh;
 	struct vsm_err     err;
-	char               b64[VSM_KEY_B64LEN], *labels = NULL;
+	char               b64[VSM_KEY_B64LEN], *labels = NULL, *caps = NULL;
+	const char        *why;
 	int64_t            host_id, now = ctld_now();
 	int                rc;
 
@@ -131,11 +223,16 @@ agents_authorize(
 		w->reason = "invalid labels";
 		goto out;
 	}
+	if ((why = agents_capabilities(hello, &caps)) != NULL) {
+		w->reason = (char *)why;
+		goto out;
+	}
 	memset(&sh, 0, sizeof(sh));
 	sh.name = hello->name;
 	sh.key_id = k.id;
 	sh.labels = labels;
 	sh.agent_version = hello->agent_version;
+	sh.capabilities = caps;
 	if (store_host_hello(cd->st, &sh, now, &host_id, &err) == -1) {
 		log_warnx("agent %s: hello: %s", hello->name, err.msg);
 		w->status = VSM__WELCOME__STATUS__UNKNOWN_KEY;
@@ -155,6 +252,7 @@ agents_authorize(
 	    (long long)host_id);
 out:
 	free(labels);
+	free(caps);
 	return (0);
 }
 
@@ -254,6 +352,15 @@ agents_request(
 		break;
 	case VSM__ENVELOPE__BODY_ECHO:
 		agents_echo(req, env->echo);
+		break;
+	case VSM__ENVELOPE__BODY_ARTIFACT_OPEN:
+		artifacts_open(cd, host_id, req, env->artifact_open);
+		break;
+	case VSM__ENVELOPE__BODY_ARTIFACT_CHUNK:
+		artifacts_chunk(cd, host_id, req, env->artifact_chunk);
+		break;
+	case VSM__ENVELOPE__BODY_ARTIFACT_COMMIT:
+		artifacts_commit(cd, host_id, req, env->artifact_commit);
 		break;
 	default:
 		log_debug("host %lld: envelope body %d not served",

@@ -139,6 +139,7 @@ host_json(struct ctld *cd, const struct store_host *h)
 	json_object_set_new(o, "name", json_string(h->name));
 	json_object_set_new(o, "labels", json_text(h->labels));
 	json_object_set_new(o, "facts", json_text(h->facts));
+	json_object_set_new(o, "capabilities", json_text(h->capabilities));
 	json_object_set_new(o, "agent_version", json_string(h->agent_version));
 	json_object_set_new(o, "state", json_string(h->up ? "up" : "down"));
 	json_object_set_new(
@@ -167,6 +168,26 @@ cmd_hosts(struct ctl_call *c)
 	for (i = 0; i < n; i++)
 		json_array_append_new(c->out, host_json(c->cd, &hv[i]));
 	store_hosts_free(hv, n);
+	return (CTL_OK);
+}
+
+static int
+cmd_host_show(struct ctl_call *c)
+{
+	struct store_host h;
+	struct vsm_err    err;
+	const char       *name = arg_get(c, "name");
+	int               rc;
+
+	if (name == NULL || !vsm_name_valid(name))
+		return (ctl_fail(c, CTL_USAGE, "name: expected a host name"));
+	memset(&h, 0, sizeof(h));
+	if ((rc = store_host_get(c->cd->st, name, &h, &err)) == -1)
+		return (ctl_fail(c, CTL_FAIL, "%s", err.msg));
+	if (rc == STORE_NOTFOUND)
+		return (ctl_fail(c, CTL_FAIL, "no host '%s'", name));
+	c->out = host_json(c->cd, &h);
+	store_host_clear(&h);
 	return (CTL_OK);
 }
 
@@ -487,6 +508,39 @@ host_name(json_t *names, int64_t id)
 	return (s ? s : "");
 }
 
+/*
+ * The artifacts of a task: name (the path under DATA_DIR), size, BLAKE2b
+ * and whether the controller holds it whole. An empty array on error.
+ */
+static json_t *
+artifacts_json(struct ctld *cd, const char *task_id)
+{
+	struct store_artifact *av = NULL;
+	struct vsm_err         err;
+	json_t                *arr = json_array(), *o;
+	char                   hex[2 * STORE_HASH_LEN + 1];
+	size_t                 i, n = 0;
+
+	if (store_artifact_list(cd->st, task_id, &av, &n, &err) == -1)
+		return (arr);
+	for (i = 0; i < n; i++) {
+		o = json_object();
+		json_object_set_new(o, "path", json_string(av[i].path));
+		json_object_set_new(
+		    o, "complete", json_boolean(av[i].complete));
+		if (av[i].complete) {
+			sodium_bin2hex(
+			    hex, sizeof(hex), av[i].blake2b, STORE_HASH_LEN);
+			json_object_set_new(
+			    o, "size", json_integer(av[i].size));
+			json_object_set_new(o, "blake2b", json_string(hex));
+		}
+		json_array_append_new(arr, o);
+	}
+	store_artifacts_free(av, n);
+	return (arr);
+}
+
 static int
 cmd_job_show(struct ctl_call *c)
 {
@@ -536,6 +590,8 @@ cmd_job_show(struct ctl_call *c)
 			store_events_free(ev, ne);
 		}
 		json_object_set_new(t, "result", res);
+		json_object_set_new(
+		    t, "artifacts", artifacts_json(c->cd, tv[i].id));
 		json_array_append_new(tasks, t);
 	}
 	json_object_set_new(c->out, "tasks", tasks);
@@ -697,6 +753,7 @@ cmd_audit(struct ctl_call *c)
 
 static const struct ctl_cmd ctl_cmds[] = {
     {"hosts", CTLD_ROLE_VIEWER, cmd_hosts, ""},
+    {"host.show", CTLD_ROLE_VIEWER, cmd_host_show, "name"},
     {"keys.list", CTLD_ROLE_VIEWER, cmd_keys_list, "[state]"},
     {"keys.accept", CTLD_ROLE_ADMIN, cmd_keys_accept, "id"},
     {"keys.reject", CTLD_ROLE_ADMIN, cmd_keys_reject, "id"},

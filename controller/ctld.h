@@ -38,6 +38,7 @@ struct ctld_operator {
 };
 
 struct registry;
+struct artifacts;
 
 struct ctld {
 	struct vsm_controller_config *cfg;
@@ -46,6 +47,7 @@ struct ctld {
 	struct vsm_server            *agents;  /* agent listener */
 	struct vsm_server            *control; /* control listener */
 	struct registry              *reg;
+	struct artifacts             *arts;
 	struct ctld_operator         *ops;
 	size_t                        nops;
 };
@@ -140,6 +142,17 @@ int dispatch_store_id(const char *wire, char buf[STORE_ID_LEN + 1]);
 /* ingest.c: Events -> store -> EventsAck. Owns req. */
 void ingest_events(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
     const Vsm__Events *evs);
+
+/* artifacts.c: uploads into DATA_DIR/artifacts (docs/artifacts.md). */
+int  artifacts_new(struct ctld *cd, struct artifacts **out);
+void artifacts_free(struct artifacts *a); /* NULL is ok */
+/* Each answers req with an ArtifactState or an Error. Owns req. */
+void artifacts_open(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
+    const Vsm__ArtifactOpen *m);
+void artifacts_chunk(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
+    const Vsm__ArtifactChunk *m);
+void artifacts_commit(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
+    const Vsm__ArtifactCommit *m);
 
 /* control.c */
 extern const struct vsm_server_ops control_ops;

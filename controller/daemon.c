@@ -36,6 +36,8 @@ daemon_start(struct ctld *cd, struct vsm_err *err)
 		return (-1);
 	if (registry_new(cd, &cd->reg) == -1)
 		return (vsm_err_set(err, "registry: out of memory"));
+	if (artifacts_new(cd, &cd->arts) == -1)
+		return (vsm_err_set(err, "artifacts: out of memory"));
 
 	memset(&sc, 0, sizeof(sc));
 	sc.url = cd->cfg->listen;
@@ -76,6 +78,8 @@ daemon_stop(struct ctld *cd)
 		store_writer_stop(cd->st);
 	vsm_server_stop(cd->agents);
 	cd->agents = NULL;
+	artifacts_free(cd->arts); /* uploads keep their durable prefix */
+	cd->arts = NULL;
 	registry_free(cd->reg);
 	cd->reg = NULL;
 	store_close(cd->st);

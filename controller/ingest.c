@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "artifact.h"
 #include "ctld.h"
 #include "log.h"
 
@@ -137,6 +138,22 @@ ingest_result(const Vsm__TaskResult *r)
 	return (s);
 }
 
+/* An artifact announcement, kept as a log line of its task. */
+static char *
+ingest_artifact_line(const Vsm__ArtifactReady *r)
+{
+	char hex[VSM_ARTIFACT_HEX_LEN];
+	char line[VSM_ARTIFACT_NAME_MAX + VSM_ARTIFACT_HEX_LEN + 64];
+
+	if (!vsm_artifact_name_valid(r->name) ||
+	    r->blake2b.len != VSM_ARTIFACT_HASH_LEN)
+		return (NULL);
+	sodium_bin2hex(hex, sizeof(hex), r->blake2b.data, r->blake2b.len);
+	snprintf(line, sizeof(line), "artifact %s: %llu bytes, blake2b %s",
+	    r->name, (unsigned long long)r->size, hex);
+	return (strdup(line));
+}
+
 /*
  * Fill a store event from a TaskEvent. 0 when there is something to
  * store, 1 when the event has nothing for the store (a drop report),
@@ -177,6 +194,10 @@ ingest_convert(const Vsm__TaskEvent *te, struct store_event *ev, int *retry)
 		    ev->status == STORE_TASK_ERROR ||
 		    ev->status == STORE_TASK_TIMEOUT;
 		return (0);
+	case VSM__TASK_EVENT__KIND_ARTIFACT:
+		ev->kind = STORE_EV_LOG;
+		ev->text = ingest_artifact_line(te->artifact);
+		return (ev->text == NULL ? -1 : 0);
 	default:
 		return (-1);
 	}

@@ -470,7 +470,7 @@ store_host_hello(struct store *st, const struct store_hello *h, int64_t now,
 {
 	if (check_str(h->name, STORE_NAME_MAX, "host name", err) == -1 ||
 	    check_json(h->labels, JSON_OBJECT, "labels", err) == -1 ||
-	    check_json(h->capabilities, JSON_ARRAY, "capabilities", err) == -1)
+	    check_json(h->capabilities, JSON_OBJECT, "capabilities", err) == -1)
 		return (-1);
 	if (h->agent_version != NULL &&
 	    strnlen(h->agent_version, STORE_SHORT_MAX) >= STORE_SHORT_MAX)
@@ -753,14 +753,24 @@ store_artifacts_free(struct store_artifact *v, size_t n)
 	free(v);
 }
 
+void
+store_artifact_clear(struct store_artifact *a)
+{
+	if (a == NULL)
+		return;
+	free(a->path);
+	a->path = NULL;
+}
+
 int
 store_artifact_add(struct store *st, const char *task_id, const char *path,
-    int64_t now, int64_t *id, struct vsm_err *err)
+    int64_t now, struct store_artifact *out, struct vsm_err *err)
 {
+	memset(out, 0, sizeof(*out));
 	if (check_id(task_id, "task id", err) == -1 ||
 	    check_str(path, STORE_TEXT_MAX, "artifact path", err) == -1)
 		return (-1);
-	return (st->be->artifact_add(st->db, task_id, path, now, id, err));
+	return (st->be->artifact_add(st->db, task_id, path, now, out, err));
 }
 
 int

@@ -151,7 +151,7 @@ struct store_host {
 	char    agent_version[STORE_SHORT_MAX];
 	char   *labels;       /* JSON object */
 	char   *facts;        /* JSON object */
-	char   *capabilities; /* JSON array */
+	char   *capabilities; /* JSON object {"modules":[],"commands":[]} */
 	int     up;           /* connection state */
 	int64_t first_seen;
 	int64_t last_seen;
@@ -168,7 +168,7 @@ struct store_hello {
 	int64_t     key_id; /* must be accepted and carry `name` */
 	const char *labels; /* JSON object, NULL for {} */
 	const char *agent_version;
-	const char *capabilities; /* JSON array, NULL for [] */
+	const char *capabilities; /* JSON object, NULL for {} */
 };
 /* Create or update the host on an agent's hello; marks it up. */
 int store_host_hello(struct store *st, const struct store_hello *h, int64_t now,
@@ -348,8 +348,14 @@ struct store_artifact {
 	int64_t completed_at;
 };
 void store_artifacts_free(struct store_artifact *v, size_t n);
+/*
+ * The artifact at path, created (incomplete) if there is none yet: an
+ * upload that resumes finds its row again. Refused when the path belongs
+ * to another task. *out gets the row (free out->path: store_artifact_clear).
+ */
 int  store_artifact_add(struct store *st, const char *task_id, const char *path,
-     int64_t now, int64_t *id, struct vsm_err *err);
+     int64_t now, struct store_artifact *out, struct vsm_err *err);
+void store_artifact_clear(struct store_artifact *a);
 int  store_artifact_complete(struct store *st, int64_t id, int64_t size,
      const uint8_t hash[STORE_HASH_LEN], int64_t now, struct vsm_err *err);
 int  store_artifact_list(struct store *st, const char *task_id,
@@ -489,7 +495,7 @@ struct store_backend {
 	    size_t limit, struct store_event **, size_t *, struct vsm_err *);
 
 	int (*artifact_add)(void *db, const char *task_id, const char *path,
-	    int64_t now, int64_t *id, struct vsm_err *);
+	    int64_t now, struct store_artifact *, struct vsm_err *);
 	int (*artifact_complete)(void *db, int64_t id, int64_t size,
 	    const uint8_t *hash, int64_t now, struct vsm_err *);
 	int (*artifact_list)(void *db, const char *task_id,

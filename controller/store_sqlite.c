@@ -82,6 +82,7 @@ enum sq_stmt {
 	S_EVENT_INSERT,
 	S_EVENT_LIST,
 	S_ART_INSERT,
+	S_ART_BY_PATH,
 	S_ART_COMPLETE,
 	S_ART_LIST,
 	S__MAX
@@ -210,7 +211,10 @@ static const char *const sq_sql[S__MAX] = {
                      "text FROM task_events WHERE task_id = ? AND seq > ? "
                      "ORDER BY seq LIMIT ?",
     [S_ART_INSERT] = "INSERT INTO artifacts (task_id, path, created_at) "
-                     "VALUES (?, ?, ?)",
+                     "VALUES (?, ?, ?) ON CONFLICT (path) DO NOTHING",
+    [S_ART_BY_PATH] = "SELECT id, task_id, path, size, blake2b, complete, "
+                      "created_at, completed_at FROM artifacts WHERE "
+                      "path = ?",
     [S_ART_COMPLETE] = "UPDATE artifacts SET size = ?, blake2b = ?, "
                        "complete = 1, completed_at = ? WHERE id = ? AND "
                        "complete = 0",
@@ -1047,7 +1051,7 @@ sq_host_hello(void *db, const struct store_hello *h, int64_t now, int64_t *id,
 	bind_text(stmt, 1, h->name);
 	sqlite3_bind_int64(stmt, 2, h->key_id);
 	bind_text(stmt, 3, h->labels != NULL ? h->labels : "{}");
-	bind_text(stmt, 4, h->capabilities != NULL ? h->capabilities : "[]");
+	bind_text(stmt, 4, h->capabilities != NULL ? h->capabilities : "{}");
 	bind_text(stmt, 5, h->agent_version != NULL ? h->agent_version : "");
 	sqlite3_bind_int64(stmt, 6, now);
 	rc = sqlite3_step(stmt);
@@ -1845,13 +1849,16 @@ sq_event_list(void *db, const char *task_id, int64_t after_seq, size_t limit,
 /* ------------------------------------------------------------------------ */
 /* Artifacts */
 
+static int artifact_row_fn(struct sq_conn *c, sqlite3_stmt *stmt, void *elem,
+    const void *arg, struct vsm_err *err);
+
 static int
 sq_artifact_add(void *db, const char *task_id, const char *path, int64_t now,
-    int64_t *id, struct vsm_err *err)
+    struct store_artifact *out, struct vsm_err *err)
 {
 	struct sq    *s = db;
 	sqlite3_stmt *stmt;
-	int           ret = -1;
+	int           ret = -1, rc;
 
 	if (tx_begin(s, err) == -1)
 		return (-1);
@@ -1862,11 +1869,30 @@ sq_artifact_add(void *db, const char *task_id, const char *path, int64_t now,
 	sqlite3_bind_int64(stmt, 3, now);
 	if (sq_run(&s->w, stmt, "artifact", err) == -1)
 		goto out;
-	*id = sqlite3_last_insert_rowid(s->w.db);
+	if ((stmt = sq_prep(&s->w, S_ART_BY_PATH, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, path);
+	if ((rc = sqlite3_step(stmt)) != SQLITE_ROW) {
+		sq_fail(&s->w, err, "artifact");
+		sq_done(stmt);
+		goto out;
+	}
+	rc = artifact_row_fn(&s->w, stmt, out, NULL, err);
+	sq_done(stmt);
+	if (rc == -1)
+		goto out;
+	if (strcmp(out->task_id, task_id) != 0) {
+		vsm_err_set(
+		    err, "artifact %s belongs to task %s", path, out->task_id);
+		store_artifact_clear(out);
+		goto out;
+	}
 	ret = 0;
 out:
-	if (tx_end(s, ret == 0, err) == -1)
+	if (tx_end(s, ret == 0, err) == -1) {
+		store_artifact_clear(out);
 		ret = -1;
+	}
 	return (ret);
 }
 

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "artifact.h"
 #include "err.h"
 #include "params.h"
 #include "vsm.pb-c.h"
@@ -74,6 +75,34 @@ int task_finish(struct task_ctx *ctx, Vsm__TaskStatus status,
     const char *summary, json_t *result, int exit_code, const char *error);
 int task_finish_error(struct task_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/*
+ * Artifacts (task_artifact.c): a file the task leaves for the controller,
+ * written through task_artifact_write (which hashes it as it goes) into
+ * the task's artifact directory. task_artifact_finish makes it durable
+ * and announces it; the agent then uploads it and deletes it once the
+ * controller holds it whole. On any error the file is removed.
+ */
+struct task_artifact {
+	int                      fd;
+	uint64_t                 size;
+	crypto_generichash_state hash;
+	char                     name[VSM_ARTIFACT_NAME_MAX + 1];
+	char                     path[4096];
+};
+/* Create NAME (0600, never replacing a file). 0 or -1 with err set. */
+int task_artifact_create(struct task_ctx *ctx, const char *name,
+    struct task_artifact *a, struct vsm_err *err);
+int task_artifact_write(
+    struct task_artifact *a, const void *buf, size_t len, struct vsm_err *err);
+/* fsync, close and announce. 0, or -1 with err set and the file gone. */
+int task_artifact_finish(
+    struct task_ctx *ctx, struct task_artifact *a, struct vsm_err *err);
+/* Close and remove a file that will not be finished. */
+void task_artifact_abort(struct task_artifact *a);
+/* task_ctx.c: the ARTIFACT event itself. */
+int task_emit_artifact(struct task_ctx *ctx, const char *name, uint64_t size,
+    const uint8_t hash[VSM_ARTIFACT_HASH_LEN]);
+
 /* 1 once SIGTERM arrived (cancel or timeout). */
 int  task_cancelled(void);
 void task_set_cancelled(void);
@@ -92,6 +121,7 @@ extern const struct task_module mod_exec;
 extern const struct task_module mod_test_crash;
 extern const struct task_module mod_test_limits;
 extern const struct task_module mod_test_badframe;
+extern const struct task_module mod_test_artifact;
 #endif
 
 #endif /* VSM_MODULE_H */

@@ -18,6 +18,7 @@ static const struct task_module *const task_modules[] = {
     &mod_test_crash,
     &mod_test_limits,
     &mod_test_badframe,
+    &mod_test_artifact,
 #endif
     NULL,
 };

@@ -339,3 +339,19 @@ task_status_name(Vsm__TaskStatus s)
 		return ("unknown");
 	return (names[s]);
 }
+
+int
+task_emit_artifact(struct task_ctx *ctx, const char *name, uint64_t size,
+    const uint8_t hash[VSM_ARTIFACT_HASH_LEN])
+{
+	Vsm__TaskEvent     ev = VSM__TASK_EVENT__INIT;
+	Vsm__ArtifactReady ar = VSM__ARTIFACT_READY__INIT;
+
+	ar.name = (char *)name;
+	ar.size = size;
+	ar.blake2b.data = (uint8_t *)hash;
+	ar.blake2b.len = VSM_ARTIFACT_HASH_LEN;
+	ev.kind_case = VSM__TASK_EVENT__KIND_ARTIFACT;
+	ev.artifact = &ar;
+	return (task_send(ctx, &ev));
+}

@@ -107,6 +107,7 @@ void ctl_close(struct ctl *);
 
 /* ctl_hosts.c */
 int cmd_hosts(struct ctl *, int, char **);
+int cmd_host_show(struct ctl *, int, char **);
 
 /* ctl_keys.c */
 int cmd_keys_list(struct ctl *, int, char **);

@@ -168,6 +168,33 @@ out:
 	return (ret);
 }
 
+/* One line per artifact of the job.show document, if any. */
+static void
+jobs_print_artifacts(json_t *tasks)
+{
+	json_t *k, *a;
+	size_t  i, j, n = 0;
+
+	json_array_foreach(tasks, i, k)
+	{
+		json_array_foreach(json_object_get(k, "artifacts"), j, a)
+		{
+			if (n++ == 0)
+				printf("\nartifacts (under the controller's "
+				       "data_dir)\n");
+			if (json_is_true(json_object_get(a, "complete")))
+				printf(
+				    "  %s  %s  %lld bytes  blake2b %.16s...\n",
+				    ctl_str(k, "host"), ctl_str(a, "path"),
+				    (long long)ctl_int(a, "size"),
+				    ctl_str(a, "blake2b"));
+			else
+				printf("  %s  %s  uploading\n",
+				    ctl_str(k, "host"), ctl_str(a, "path"));
+		}
+	}
+}
+
 int
 cmd_job_show(struct ctl *c, int argc, char **argv)
 {
@@ -197,6 +224,8 @@ cmd_job_show(struct ctl *c, int argc, char **argv)
 	printf(
 	    "tasks    %lld (%s)\n\n", (long long)ctl_int(job, "tasks"), states);
 	ret = jobs_print_tasks(c, json_object_get(doc, "tasks"));
+	if (ret == CTL_OK)
+		jobs_print_artifacts(json_object_get(doc, "tasks"));
 out:
 	json_decref(doc);
 	return (ret);

@@ -21,6 +21,8 @@ static int cmd_help(struct ctl *, int, char **);
  */
 static const struct ctl_cmd ctl_cmds[] = {
     {"hosts", cmd_hosts, "hosts", "list the hosts"},
+    {"host show", cmd_host_show, "host show NAME",
+        "show a host: labels, facts, capabilities"},
     {"keys list", cmd_keys_list, "keys list [--state STATE]",
         "list agent keys"},
     {"keys accept", cmd_keys_accept, "keys accept ID",

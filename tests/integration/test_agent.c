@@ -4,8 +4,11 @@
  * below): enrollment by token after PENDING answers, a task whose events
  * arrive in order with one RESULT, a task id that is never run twice
  * (also across an agent restart), unacked events re-sent to a restarted
- * controller, an agent killed with SIGKILL mid-task, and a wrong pinned
- * controller key. Every process is killed and every temp dir removed.
+ * controller, an agent killed with SIGKILL mid-task, a wrong pinned
+ * controller key, and an allowlisted command whose typed params come from
+ * agent.yaml (a value with shell metacharacters is refused, a good one is
+ * passed) with the Hello listing the modules and commands. Every process
+ * is killed and every temp dir removed.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <setjmp.h>
@@ -44,7 +47,7 @@ struct fk_event {
 	char     task[64];
 	int      kind; /* Vsm__TaskEvent__KindCase */
 	int      status;
-	char     summary[128];
+	char     summary[256]; /* a RESULT's summary, a LOG's line */
 	uint32_t pid;
 };
 
@@ -61,12 +64,15 @@ struct fake {
 	struct vsm_srv_req *held; /* the held poll */
 	uint64_t            held_at;
 	unsigned            held_slots;
-	char                tasks[FK_TASKS][2][64]; /* id, module */
-	int                 ntasks;
-	struct fk_event     ev[FK_EVENTS];
-	int                 nev;
-	pthread_t           ticker;
-	int                 stop;
+	char tasks[FK_TASKS][4][64]; /* id, module, param key, param value */
+	int  ntasks;
+	char hello_modules[1024]; /* the last Hello's, space-separated */
+	char hello_commands[4096];
+	int  hello_ncommands;
+	struct fk_event ev[FK_EVENTS];
+	int             nev;
+	pthread_t       ticker;
+	int             stop;
 };
 
 /* What a failed test leaves behind, for the teardown to clean. */
@@ -83,6 +89,23 @@ now_ms(void)
 	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }
 
+/* names[0..n) joined by spaces into buf (truncated to fit). */
+static void
+fk_join(char *buf, size_t len, char **names, size_t n)
+{
+	size_t i, off = 0;
+	int    r;
+
+	buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		r = snprintf(
+		    buf + off, len - off, "%s%s", i ? " " : "", names[i]);
+		if (r < 0 || (size_t)r >= len - off)
+			break;
+		off += (size_t)r;
+	}
+}
+
 static int
 fk_authorize(
     void *arg, struct vsm_peer *peer, const Vsm__Hello *hello, Vsm__Welcome *w)
@@ -90,6 +113,11 @@ fk_authorize(
 	struct fake *fk = arg;
 
 	pthread_mutex_lock(&fk->mtx);
+	fk_join(fk->hello_modules, sizeof(fk->hello_modules), hello->modules,
+	    hello->n_modules);
+	fk_join(fk->hello_commands, sizeof(fk->hello_commands), hello->commands,
+	    hello->n_commands);
+	fk->hello_ncommands = (int)hello->n_commands;
 	if (fk->pending_left > 0) {
 		fk->pending_left--;
 		fk->pendings++;
@@ -120,6 +148,7 @@ fk_answer_poll(struct fake *fk)
 	Vsm__Envelope  env = VSM__ENVELOPE__INIT;
 	Vsm__PollReply pr = VSM__POLL_REPLY__INIT;
 	Vsm__Task      t[FK_TASKS], *tp[FK_TASKS];
+	Vsm__Param     p[FK_TASKS], *pp[FK_TASKS];
 	int            i, n = 0;
 
 	for (i = 0; i < fk->ntasks && (unsigned)n < fk->held_slots; i++) {
@@ -127,6 +156,14 @@ fk_answer_poll(struct fake *fk)
 		t[n].id = fk->tasks[i][0];
 		t[n].module = fk->tasks[i][1];
 		t[n].timeout_s = 120;
+		if (fk->tasks[i][2][0] != '\0') {
+			vsm__param__init(&p[n]);
+			p[n].key = fk->tasks[i][2];
+			p[n].value = fk->tasks[i][3];
+			pp[n] = &p[n];
+			t[n].params = &pp[n];
+			t[n].n_params = 1;
+		}
 		tp[n] = &t[n];
 		n++;
 	}
@@ -187,6 +224,9 @@ fk_request(void *arg, struct vsm_srv_req *req, const uint8_t *data, size_t len)
 				snprintf(f->summary, sizeof(f->summary), "%s",
 				    e->result->summary);
 			}
+			if (e->kind_case == VSM__TASK_EVENT__KIND_LOG)
+				snprintf(f->summary, sizeof(f->summary), "%s",
+				    e->log->line);
 			if (e->kind_case == VSM__TASK_EVENT__KIND_STARTED)
 				f->pid = e->started->pid;
 			if (fk->ack && e->seq > ea.upto_seq)
@@ -295,15 +335,53 @@ fk_free(struct fake *fk)
 	live_fk = NULL;
 }
 
+/* Queue a task with one param (key NULL: none). */
 static void
-fk_queue(struct fake *fk, const char *id, const char *module)
+fk_queue_param(struct fake *fk, const char *id, const char *module,
+    const char *key, const char *value)
 {
 	pthread_mutex_lock(&fk->mtx);
 	assert_true(fk->ntasks < FK_TASKS);
 	snprintf(fk->tasks[fk->ntasks][0], 64, "%s", id);
 	snprintf(fk->tasks[fk->ntasks][1], 64, "%s", module);
+	snprintf(fk->tasks[fk->ntasks][2], 64, "%s", key ? key : "");
+	snprintf(fk->tasks[fk->ntasks][3], 64, "%s", value ? value : "");
 	fk->ntasks++;
 	pthread_mutex_unlock(&fk->mtx);
+}
+
+static void
+fk_queue(struct fake *fk, const char *id, const char *module)
+{
+	fk_queue_param(fk, id, module, NULL, NULL);
+}
+
+/*
+ * The status of task's RESULT (-1 when none yet), and its summary into
+ * buf; with line != NULL, whether a LOG of the task held it (in *seen).
+ */
+static int
+fk_result(struct fake *fk, const char *task, char *buf, size_t len,
+    const char *line, int *seen)
+{
+	int i, status = -1;
+
+	pthread_mutex_lock(&fk->mtx);
+	if (seen != NULL)
+		*seen = 0;
+	for (i = 0; i < fk->nev; i++) {
+		if (strcmp(fk->ev[i].task, task) != 0)
+			continue;
+		if (fk->ev[i].kind == VSM__TASK_EVENT__KIND_RESULT) {
+			status = fk->ev[i].status;
+			snprintf(buf, len, "%s", fk->ev[i].summary);
+		}
+		if (fk->ev[i].kind == VSM__TASK_EVENT__KIND_LOG &&
+		    line != NULL && strstr(fk->ev[i].summary, line) != NULL)
+			*seen = 1;
+	}
+	pthread_mutex_unlock(&fk->mtx);
+	return (status);
 }
 
 /* How many events of task (kind 0: any) the fake has received. */
@@ -701,6 +779,121 @@ test_wrong_controller_key_is_named_in_the_log(void **state)
 	fk_free(fk);
 }
 
+/* Wait for task's RESULT; its status, the summary in buf. */
+static int
+wait_result(struct fake *fk, const char *task, char *buf, size_t len)
+{
+	assert_true(WAIT_FOR(
+	    fk_count(fk, task, VSM__TASK_EVENT__KIND_RESULT) >= 1, WAIT_MS));
+	return (fk_result(fk, task, buf, len, NULL, NULL));
+}
+
+static void
+test_yaml_command_params_are_enforced(void **state)
+{
+	struct fake *fk = fk_new(0, 1);
+	struct ag    ag;
+	struct stat  sb;
+	char         sum[256], marker[128], evil[96];
+	int          seen;
+
+	ag_init(&ag, fk->url, &fk->key);
+	/* Shell metacharacters that would create marker, were there a shell. */
+	snprintf(marker, sizeof(marker), "%s/pwned", ag.dir);
+	snprintf(evil, sizeof(evil), "2024-01-01;touch %.40s", marker);
+	file_replace(ag.cfg, "  sleeper: [\"/bin/sleep\", \"60\"]",
+	    "  sleeper: [\"/bin/sleep\", \"60\"]\n"
+	    "  show:\n"
+	    "    argv: [\"/bin/echo\", \"args:\"]\n"
+	    "    params:\n"
+	    "      since:\n"
+	    "        pattern: \"[0-9]{4}-[0-9]{2}-[0-9]{2}\"\n"
+	    "        flag: \"--since\"\n"
+	    "      level: {enum: [err, info]}\n"
+	    "  grepish:\n"
+	    "    argv: [\"/bin/sh\", \"-c\", \"exit 1\"]\n"
+	    "    ok_codes: [0, 1]");
+	ag_start(&ag);
+
+	fk_queue_param(fk, "bad001", "exec.show", "since", evil);
+	assert_int_equal(wait_result(fk, "bad001", sum, sizeof(sum)),
+	    VSM__TASK_STATUS__TASK_ERROR);
+	assert_non_null(strstr(sum, "parameter 'since'"));
+	assert_non_null(strstr(sum, "does not match the allowed pattern"));
+	fk_queue_param(fk, "bad002", "exec.show", "since", "$(touch /x)");
+	assert_int_equal(wait_result(fk, "bad002", sum, sizeof(sum)),
+	    VSM__TASK_STATUS__TASK_ERROR);
+	assert_non_null(strstr(sum, "does not match"));
+	fk_queue_param(fk, "bad003", "exec.show", "level", "debug");
+	assert_int_equal(wait_result(fk, "bad003", sum, sizeof(sum)),
+	    VSM__TASK_STATUS__TASK_ERROR);
+	assert_non_null(strstr(sum, "not one of the allowed values"));
+	fk_queue_param(fk, "bad004", "exec.show", "until", "2024-01-01");
+	assert_int_equal(wait_result(fk, "bad004", sum, sizeof(sum)),
+	    VSM__TASK_STATUS__TASK_ERROR);
+	assert_non_null(strstr(sum, "unknown parameter 'until'"));
+	/* Nothing ran for them. */
+	fk_result(fk, "bad001", sum, sizeof(sum), "args:", &seen);
+	assert_int_equal(seen, 0);
+	assert_int_equal(stat(marker, &sb), -1);
+
+	/* A good value goes in as one argument, after its flag. */
+	fk_queue_param(fk, "good01", "exec.show", "since", "2024-01-01");
+	assert_int_equal(wait_result(fk, "good01", sum, sizeof(sum)),
+	    VSM__TASK_STATUS__TASK_OK);
+	assert_true(WAIT_FOR((fk_result(fk, "good01", sum, sizeof(sum),
+	                          "args: --since "
+	                          "2024-01-01",
+	                          &seen),
+	                         seen),
+	    WAIT_MS));
+	/* ok_codes from the file: exit 1 is ok. */
+	fk_queue(fk, "okc001", "exec.grepish");
+	assert_int_equal(wait_result(fk, "okc001", sum, sizeof(sum)),
+	    VSM__TASK_STATUS__TASK_OK);
+	assert_non_null(strstr(sum, "exited 1"));
+
+	/* The Hello told the controller what this agent can run. */
+	pthread_mutex_lock(&fk->mtx);
+	assert_non_null(strstr(fk->hello_modules, "sys.ping"));
+	assert_non_null(strstr(fk->hello_modules, "sys.facts"));
+	assert_non_null(strstr(fk->hello_modules, "exec.*"));
+	assert_string_equal(
+	    fk->hello_commands, "exec.sleeper exec.show exec.grepish");
+	pthread_mutex_unlock(&fk->mtx);
+	ag_free(&ag);
+	fk_free(fk);
+}
+
+/* More commands than a Hello holds: the agent still starts, says so. */
+static void
+test_hello_keeps_the_commands_that_fit(void **state)
+{
+	struct fake *fk = fk_new(0, 1);
+	struct ag    ag;
+	char         cmds[8192];
+	size_t       off = 0;
+	int          i, n;
+
+	ag_init(&ag, fk->url, &fk->key);
+	off += (size_t)snprintf(cmds, sizeof(cmds), "commands:");
+	for (i = 0; i < 40; i++)
+		off += (size_t)snprintf(cmds + off, sizeof(cmds) - off,
+		    "\n  c%02d-%054d: [\"/bin/true\"]", i, 0);
+	file_replace(ag.cfg, "commands:", cmds);
+	ag_start(&ag);
+	assert_true(WAIT_FOR(fk->accepted >= 1, WAIT_MS));
+	assert_true(WAIT_FOR(log_has(&ag, "the Hello has room for"), WAIT_MS));
+	pthread_mutex_lock(&fk->mtx);
+	n = fk->hello_ncommands;
+	pthread_mutex_unlock(&fk->mtx);
+	/* 41 names of some 63 characters do not fit in 2048 bytes. */
+	assert_true(n > 10 && n < 41);
+	assert_non_null(strstr(fk->hello_modules, "sys.ping"));
+	ag_free(&ag);
+	fk_free(fk);
+}
+
 static void
 test_usage_errors_exit_2(void **state)
 {
@@ -739,6 +932,10 @@ main(void)
 	        test_kill9_mid_task_then_restart_resends_and_reports, teardown),
 	    cmocka_unit_test_teardown(
 	        test_wrong_controller_key_is_named_in_the_log, teardown),
+	    cmocka_unit_test_teardown(
+	        test_yaml_command_params_are_enforced, teardown),
+	    cmocka_unit_test_teardown(
+	        test_hello_keeps_the_commands_that_fit, teardown),
 	};
 
 	if (sodium_init() < 0)

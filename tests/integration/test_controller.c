@@ -48,6 +48,7 @@ struct agent {
 static struct {
 	char               dir[64];
 	char               cfg[128];
+	char               cdir[96];
 	char               url[64];
 	char               ctlurl[128];
 	char               token[80];
@@ -404,6 +405,24 @@ agent_events(
 
 /* --- setup --------------------------------------------------------------- */
 
+/* The test config: init's files, a 1 s heartbeat, then `extra` lines. */
+static int
+write_config(const char *extra)
+{
+	FILE *fp;
+
+	if ((fp = fopen(fx.cfg, "w")) == NULL)
+		return (-1);
+	fchmod(fileno(fp), 0600);
+	fprintf(fp,
+	    "listen: %s\ncontrol: %s\nkey_file: %s/controller.key\n"
+	    "data_dir: %s\nstore: sqlite:%s/vsm.db\nheartbeat: 1s\n"
+	    "missed_heartbeats: 3\nagent_concurrency: 2\nlog_level: debug\n"
+	    "artifact_max_size: 64MiB\n%s",
+	    fx.url, fx.ctlurl, fx.cdir, fx.cdir, fx.cdir, extra);
+	return (fclose(fp) == 0 ? 0 : -1);
+}
+
 static int
 setup(void **state)
 {
@@ -436,18 +455,11 @@ setup(void **state)
 	snprintf(path, sizeof(path), "%s/admin.key", cdir);
 	if (vsm_key_load(path, &fx.admin, &err) == -1)
 		return (-1);
-	/* A test config: the same files, a 1 s heartbeat. */
+	snprintf(fx.cdir, sizeof(fx.cdir), "%s", cdir);
 	snprintf(fx.cfg, sizeof(fx.cfg), "%s/test.yaml", cdir);
 	snprintf(fx.ctlurl, sizeof(fx.ctlurl), "ipc://%s/control.sock", cdir);
-	if ((fp = fopen(fx.cfg, "w")) == NULL)
+	if (write_config("") == -1)
 		return (-1);
-	fchmod(fileno(fp), 0600);
-	fprintf(fp,
-	    "listen: %s\ncontrol: %s\nkey_file: %s/controller.key\n"
-	    "data_dir: %s\nstore: sqlite:%s/vsm.db\nheartbeat: 1s\n"
-	    "missed_heartbeats: 3\nagent_concurrency: 2\nlog_level: debug\n",
-	    fx.url, fx.ctlurl, cdir, cdir, cdir);
-	fclose(fp);
 	controller_start();
 	return (0);
 }
@@ -835,6 +847,249 @@ test_kill9_keeps_every_acked_event_once(void **state)
 	json_decref(doc);
 }
 
+/* --- artifacts ----------------------------------------------------------- */
+
+#define ART_MIB  (1024 * 1024)
+#define ART_SIZE (10 * ART_MIB + 123) /* 11 chunks of 1 MiB */
+
+struct art_reply {
+	uint32_t error; /* Error.code, 0 for an ArtifactState */
+	uint64_t id;
+	uint64_t offset;
+	uint32_t chunk, window;
+	int      complete;
+};
+
+/* Send one artifact request; -1 when the call failed. */
+static int
+art_call(struct agent *a, Vsm__Envelope *env, struct art_reply *r)
+{
+	Vsm__Envelope *rep;
+
+	memset(r, 0, sizeof(*r));
+	if ((rep = agent_call(a, env, CALL_MS)) == NULL)
+		return (-1);
+	if (rep->body_case == VSM__ENVELOPE__BODY_ERROR) {
+		r->error = rep->error->code;
+	} else {
+		assert_int_equal(
+		    rep->body_case, VSM__ENVELOPE__BODY_ARTIFACT_STATE);
+		r->id = rep->artifact_state->upload_id;
+		r->offset = rep->artifact_state->offset;
+		r->chunk = rep->artifact_state->chunk_size;
+		r->window = rep->artifact_state->window;
+		r->complete = rep->artifact_state->complete;
+	}
+	vsm__envelope__free_unpacked(rep, NULL);
+	return (0);
+}
+
+static void
+art_open(struct agent *a, const char *task, const char *name, uint64_t size,
+    const uint8_t *hash, struct art_reply *r)
+{
+	Vsm__Envelope     env = VSM__ENVELOPE__INIT;
+	Vsm__ArtifactOpen op = VSM__ARTIFACT_OPEN__INIT;
+
+	op.task_id = (char *)task;
+	op.name = (char *)name;
+	op.size = size;
+	op.blake2b.data = (uint8_t *)hash;
+	op.blake2b.len = 32;
+	env.body_case = VSM__ENVELOPE__BODY_ARTIFACT_OPEN;
+	env.artifact_open = &op;
+	assert_int_equal(art_call(a, &env, r), 0);
+}
+
+/* Chunk at off of data (len bytes, or the natural chunk when 0). */
+static void
+art_chunk(struct agent *a, uint64_t id, const uint8_t *data, uint64_t off,
+    size_t len, struct art_reply *r)
+{
+	Vsm__Envelope      env = VSM__ENVELOPE__INIT;
+	Vsm__ArtifactChunk ch = VSM__ARTIFACT_CHUNK__INIT;
+
+	if (len == 0)
+		len = ART_SIZE - off < ART_MIB ? ART_SIZE - off : ART_MIB;
+	ch.upload_id = id;
+	ch.offset = off;
+	ch.data.data = (uint8_t *)data + off;
+	ch.data.len = len;
+	env.body_case = VSM__ENVELOPE__BODY_ARTIFACT_CHUNK;
+	env.artifact_chunk = &ch;
+	assert_int_equal(art_call(a, &env, r), 0);
+}
+
+static void
+art_commit(struct agent *a, uint64_t id, struct art_reply *r)
+{
+	Vsm__Envelope       env = VSM__ENVELOPE__INIT;
+	Vsm__ArtifactCommit cm = VSM__ARTIFACT_COMMIT__INIT;
+
+	cm.upload_id = id;
+	env.body_case = VSM__ENVELOPE__BODY_ARTIFACT_COMMIT;
+	env.artifact_commit = &cm;
+	assert_int_equal(art_call(a, &env, r), 0);
+}
+
+/* The controller's copy of task/name equals data (1) or not (0). */
+static int
+art_stored(const char *task, const char *name, const uint8_t *data)
+{
+	char        path[256];
+	uint8_t    *buf;
+	struct stat sb;
+	int         fd, ok;
+
+	snprintf(path, sizeof(path), "%s/artifacts/%s/%s", fx.cdir, task, name);
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return (0);
+	buf = malloc(ART_SIZE);
+	ok = fstat(fd, &sb) == 0 && sb.st_size == ART_SIZE &&
+	    (sb.st_mode & 077) == 0 && read(fd, buf, ART_SIZE) == ART_SIZE &&
+	    memcmp(buf, data, ART_SIZE) == 0;
+	free(buf);
+	close(fd);
+	return (ok);
+}
+
+static void
+controller_restart(const char *extra)
+{
+	controller_kill(SIGTERM);
+	assert_int_equal(write_config(extra), 0);
+	controller_start();
+	assert_int_equal(
+	    agent_connect(&fx.db1), VSM__WELCOME__STATUS__ACCEPTED);
+}
+
+/*
+ * One artifact upload by hand: refusals first (name, size, another host's
+ * task, chunk shape, window, early commit), chunks out of order, a resume
+ * after a dropped connection (same upload, same offset) and after a
+ * controller restart (the prefix it made durable), then commit, an
+ * idempotent re-open, a checksum mismatch that throws the copy away, and
+ * a full disk that refuses to start.
+ */
+static void
+test_artifact_upload_resumes_and_refuses(void **state)
+{
+	static uint8_t   data[ART_SIZE];
+	uint8_t          hash[32], bad[32];
+	uint8_t          seed[randombytes_SEEDBYTES] = {7};
+	struct art_reply r;
+	uint64_t         id, off;
+	json_t          *doc;
+	char             task[64], other[64], path[256];
+
+	randombytes_buf_deterministic(data, sizeof(data), seed);
+	crypto_generichash(hash, sizeof(hash), data, sizeof(data), NULL, 0);
+	memcpy(bad, hash, sizeof(bad));
+	bad[0] ^= 1;
+	assert_int_equal(
+	    ctl(&doc, "run", "module", "sys.ping", "target", "role=db", NULL),
+	    0);
+	json_decref(doc);
+	assert_int_equal(agent_poll_task(&fx.db1, task, sizeof(task)), 0);
+	assert_int_equal(agent_poll_task(&fx.db2, other, sizeof(other)), 0);
+
+	/* Refused before anything is written. */
+	art_open(&fx.db1, task, "../escape", ART_SIZE, hash, &r);
+	assert_int_equal(r.error, 400);
+	art_open(&fx.db1, task, ".hidden", ART_SIZE, hash, &r);
+	assert_int_equal(r.error, 400);
+	art_open(&fx.db1, task, "big.bin", 65 * ART_MIB, hash, &r);
+	assert_int_equal(r.error, 413);
+	art_open(&fx.db1, other, "dump.bin", ART_SIZE, hash, &r);
+	assert_int_equal(r.error, 403);
+	art_open(&fx.db1, "facts:x", "dump.bin", ART_SIZE, hash, &r);
+	assert_int_equal(r.error, 400);
+
+	art_open(&fx.db1, task, "dump.bin", ART_SIZE, hash, &r);
+	assert_int_equal(r.error, 0);
+	assert_int_equal(r.offset, 0);
+	assert_int_equal(r.chunk, ART_MIB);
+	assert_int_equal(r.window, 8);
+	assert_false(r.complete);
+	id = r.id;
+	/* Another host cannot use this upload. */
+	art_chunk(&fx.db2, id, data, 0, 0, &r);
+	assert_int_equal(r.error, 404);
+	/* Bad shapes: short chunk, unaligned, past the end, past the window. */
+	art_chunk(&fx.db1, id, data, 0, 1000, &r);
+	assert_int_equal(r.error, 400);
+	art_chunk(&fx.db1, id, data, 4096, ART_MIB, &r);
+	assert_int_equal(r.error, 400);
+	art_chunk(&fx.db1, id, data, 9 * (uint64_t)ART_MIB, 0, &r);
+	assert_int_equal(r.error, 416);
+	/* Out of order inside the window: held from 0 once the gap closes. */
+	art_chunk(&fx.db1, id, data, 2 * (uint64_t)ART_MIB, 0, &r);
+	assert_int_equal(r.error, 0);
+	assert_int_equal(r.offset, 0);
+	art_chunk(&fx.db1, id, data, 0, 0, &r);
+	assert_int_equal(r.offset, ART_MIB);
+	art_chunk(&fx.db1, id, data, ART_MIB, 0, &r);
+	assert_int_equal(r.offset, 3 * (uint64_t)ART_MIB);
+	/* A resend of a held chunk is harmless. */
+	art_chunk(&fx.db1, id, data, 0, 0, &r);
+	assert_int_equal(r.error, 0);
+	assert_int_equal(r.offset, 3 * (uint64_t)ART_MIB);
+	art_commit(&fx.db1, id, &r);
+	assert_int_equal(r.error, 416);
+
+	/* A dropped connection: the same upload resumes where it was. */
+	assert_int_equal(
+	    agent_connect(&fx.db1), VSM__WELCOME__STATUS__ACCEPTED);
+	art_open(&fx.db1, task, "dump.bin", ART_SIZE, hash, &r);
+	assert_int_equal(r.id, id);
+	assert_int_equal(r.offset, 3 * (uint64_t)ART_MIB);
+
+	/* A controller restart: it resumes from the prefix it kept. */
+	controller_restart("");
+	art_chunk(&fx.db1, id, data, 3 * (uint64_t)ART_MIB, 0, &r);
+	assert_int_equal(r.error, 404);
+	art_open(&fx.db1, task, "dump.bin", ART_SIZE, hash, &r);
+	assert_int_equal(r.error, 0);
+	assert_int_equal(r.offset, 3 * (uint64_t)ART_MIB);
+	id = r.id;
+	for (off = r.offset; off < ART_SIZE; off += ART_MIB) {
+		art_chunk(&fx.db1, id, data, off, 0, &r);
+		assert_int_equal(r.error, 0);
+	}
+	assert_int_equal(r.offset, ART_SIZE);
+	art_commit(&fx.db1, id, &r);
+	assert_int_equal(r.error, 0);
+	assert_true(r.complete);
+	assert_true(art_stored(task, "dump.bin", data));
+	/* Open again (a lost commit answer): complete at once. */
+	art_open(&fx.db1, task, "dump.bin", ART_SIZE, hash, &r);
+	assert_int_equal(r.error, 0);
+	assert_true(r.complete);
+	/* The same path with other content is a conflict. */
+	art_open(&fx.db1, task, "dump.bin", ART_SIZE, bad, &r);
+	assert_int_equal(r.error, 409);
+
+	/* The wrong hash: refused at commit, the copy thrown away. */
+	art_open(&fx.db1, task, "bad.bin", ART_SIZE, bad, &r);
+	assert_int_equal(r.error, 0);
+	id = r.id;
+	for (off = 0; off < ART_SIZE; off += ART_MIB)
+		art_chunk(&fx.db1, id, data, off, 0, &r);
+	art_commit(&fx.db1, id, &r);
+	assert_int_equal(r.error, 422);
+	snprintf(
+	    path, sizeof(path), "%s/artifacts/%s/.bad.bin.part", fx.cdir, task);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/artifacts/%s/bad.bin", fx.cdir, task);
+	assert_int_equal(access(path, F_OK), -1);
+
+	/* A disk that would fall below artifact_min_free: retry later. */
+	controller_restart("artifact_min_free: 1TiB\n");
+	art_open(&fx.db1, task, "later.bin", ART_SIZE, hash, &r);
+	assert_int_equal(r.error, 507);
+	controller_restart("");
+}
+
 int
 main(void)
 {
@@ -850,6 +1105,7 @@ main(void)
 	    cmocka_unit_test(test_down_after_missed_heartbeats),
 	    cmocka_unit_test(test_audit_rows),
 	    cmocka_unit_test(test_kill9_keeps_every_acked_event_once),
+	    cmocka_unit_test(test_artifact_upload_resumes_and_refuses),
 	};
 
 	return (cmocka_run_group_tests(tests, setup, teardown));

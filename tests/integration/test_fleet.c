@@ -5,12 +5,13 @@
  * drives the fleet with the real vsmctl (`--json`, parsed with jansson).
  * Nothing in the fleet is faked.
  *
- * Checked: agents enrolled by token are connected with their labels and
- * facts; an agent without a (valid) token is pending until `keys accept`;
- * `run --target role=db --wait` runs on the db hosts only, all ok; an
- * agent killed with SIGKILL mid-task takes its task child and command down
- * with it, and once restarted ends the task in error or lost, never ok,
- * and reconnects; a controller killed with SIGKILL with
+ * Checked: agents enrolled by token are connected with their labels,
+ * facts and capabilities (the modules of vsm-task, the commands of
+ * agent.yaml; `host show`); an agent without a (valid) token is pending
+ * until `keys accept`; `run --target role=db --wait` runs on the db hosts
+ * only, all ok; an agent killed with SIGKILL mid-task takes its task child
+ * and command down with it, and once restarted ends the task in error or
+ * lost, never ok, and reconnects; a controller killed with SIGKILL with
  * ~50 tasks in flight and restarted finishes every job with exactly one
  * start and one result per task, and no task run twice.
  *
@@ -39,6 +40,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <sodium.h>
 
 #include "testutil.h"
 
@@ -78,6 +80,7 @@ static struct {
 	int          nag;
 	pid_t        orphans[MAX_ORPHANS]; /* task process groups */
 	int          norphans;
+	int          task_test; /* agents run vsm-task-test (test modules) */
 } fl;
 
 static struct out ob;
@@ -482,6 +485,9 @@ agent_add(const char *name, const char *role, const char *token)
 	file_replace(a->cfg, "commands: {}",
 	    "commands:\n  sleeper: [\"/bin/sleep\", \"30\"]\n"
 	    "  nap: [\"/bin/sleep\", \"1\"]");
+	if (fl.task_test)
+		file_replace(a->cfg, "runner:\n",
+		    "runner:\n  task_binary: " VSM_TASK_TEST_PATH "\n");
 	agent_start(a);
 	return (a);
 }
@@ -650,8 +656,9 @@ static void
 test_token_enrolled_agents_connect_with_labels_and_facts(void **state)
 {
 	static const char *const roles[] = {"db", "db", "app"};
-	json_t                  *doc, *h, *labels;
-	int                      i;
+	json_t                  *doc, *h, *labels, *caps, *mods, *cmds;
+	size_t                   j;
+	int                      i, exec_family = 0;
 
 	(void)state;
 	fleet_init();
@@ -669,8 +676,30 @@ test_token_enrolled_agents_connect_with_labels_and_facts(void **state)
 		assert_string_equal(jstr(labels, "role"), roles[i]);
 		assert_string_equal(jstr(labels, "env"), "test");
 		assert_true(json_object_size(json_object_get(h, "facts")) > 0);
+		/* What it can run: vsm-task's modules, its allowlist. */
+		caps = json_object_get(h, "capabilities");
+		mods = json_object_get(caps, "modules");
+		assert_true(json_array_size(mods) >= 5);
+		assert_string_equal(
+		    json_string_value(json_array_get(mods, 0)), "sys.ping");
+		for (j = 0; j < json_array_size(mods); j++)
+			exec_family +=
+			    strcmp(json_string_value(json_array_get(mods, j)),
+			        "exec.*") == 0;
+		cmds = json_object_get(caps, "commands");
+		assert_int_equal(json_array_size(cmds), 2);
+		assert_string_equal(
+		    json_string_value(json_array_get(cmds, 0)), "exec.sleeper");
+		assert_string_equal(
+		    json_string_value(json_array_get(cmds, 1)), "exec.nap");
 	}
+	assert_int_equal(exec_family, 3);
 	json_decref(doc);
+	assert_int_equal(vsmctl(&ob, "host", "show", "db-1", NULL), 0);
+	assert_non_null(strstr(ob.out, "role=db"));
+	assert_non_null(strstr(ob.out, "cpus"));
+	assert_non_null(strstr(ob.out, "exec.sleeper exec.nap"));
+	assert_non_null(strstr(ob.out, "sys.ping"));
 	/* The token accepted their keys: none pending. */
 	assert_non_null(doc = ctl_doc("keys", "list", NULL));
 	assert_int_equal(json_array_size(doc), 3);
@@ -957,6 +986,139 @@ test_controller_killed_with_tasks_in_flight_runs_each_once(void **state)
 	assert_int_equal(total, 3 * NJOBS);
 }
 
+/* --- artifacts ----------------------------------------------------------- */
+
+#define ART_SIZE  (1024ULL * 1024 * 1024) /* the 1 GiB of the issue */
+#define ART_BLOCK (1024 * 1024)
+
+/* The BLAKE2b of what test.artifact writes for seed 1, as hex. */
+static void
+art_expected(uint64_t size, char hex[65])
+{
+	crypto_generichash_state st;
+	uint8_t                  seed[randombytes_SEEDBYTES] = {1}, h[32], *buf;
+	uint64_t                 i, left;
+	size_t                   n;
+
+	assert_non_null(buf = malloc(ART_BLOCK));
+	randombytes_buf_deterministic(buf, ART_BLOCK, seed);
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	for (i = 0, left = size; left > 0; i++, left -= n) {
+		n = left < ART_BLOCK ? (size_t)left : ART_BLOCK;
+		memcpy(buf, &i, sizeof(i));
+		crypto_generichash_update(&st, buf, n);
+	}
+	crypto_generichash_final(&st, h, sizeof(h));
+	sodium_bin2hex(hex, 65, h, sizeof(h));
+	free(buf);
+}
+
+static off_t
+file_size(const char *path)
+{
+	struct stat sb;
+
+	return (stat(path, &sb) == 0 ? sb.st_size : -1);
+}
+
+/* Does the file hold the text? */
+static int
+file_has(const char *path, const char *text)
+{
+	char  *buf;
+	FILE  *fp;
+	size_t n;
+	int    found;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return (0);
+	buf = calloc(1, OUT_CAP + 1);
+	n = fread(buf, 1, OUT_CAP, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	found = strstr(buf, text) != NULL;
+	free(buf);
+	return (found);
+}
+
+static int
+first_artifact_complete(json_t *doc)
+{
+	json_t *t = json_array_get(json_object_get(doc, "tasks"), 0);
+	json_t *a = json_array_get(json_object_get(t, "artifacts"), 0);
+
+	return (json_is_true(json_object_get(a, "complete")));
+}
+
+/*
+ * A task leaves a 1 GiB artifact; the controller is killed with SIGKILL
+ * while it arrives and started again. The upload resumes from the prefix
+ * the controller made durable (not from 0), the stored file's BLAKE2b is
+ * the one computed here independently, and the agent deletes its copy.
+ */
+static void
+test_artifact_upload_survives_controller_kill(void **state)
+{
+	struct agent *a;
+	json_t       *doc, *t, *art;
+	char          job[64], tid[64], part[256], mine[256], want[65];
+	uint64_t      t0, end;
+	off_t         sz;
+
+	(void)state;
+	fleet_init();
+	fl.task_test = 1;
+	a = agent_add("db-1", "db", fl.token);
+	json_decref(wait_connected(1, 0));
+	art_expected(ART_SIZE, want);
+
+	t0 = now_ms();
+	assert_non_null(doc = ctl_doc("run", "test.artifact", "--target", "all",
+	                    "--param", "size=1GiB", NULL));
+	snprintf(job, sizeof(job), "%s", jstr(doc, "job"));
+	json_decref(doc);
+	assert_non_null(doc = ctl_doc("job", "show", job, NULL));
+	t = json_array_get(json_object_get(doc, "tasks"), 0);
+	snprintf(tid, sizeof(tid), "%s", jstr(t, "id"));
+	json_decref(doc);
+	snprintf(
+	    part, sizeof(part), "%s/artifacts/%s/.test.bin.part", fl.cdir, tid);
+	snprintf(mine, sizeof(mine), "%s/artifacts/%s/test.bin", a->dir, tid);
+
+	/* Kill the controller once a third has arrived. */
+	end = now_ms() + 4 * WAIT_MS;
+	while ((sz = file_size(part)) < (off_t)(ART_SIZE / 3) && now_ms() < end)
+		nap_ms(20);
+	fprintf(stderr, "# controller killed with %lld bytes received\n",
+	    (long long)sz);
+	assert_true(sz >= (off_t)(ART_SIZE / 3));
+	controller_kill9();
+	assert_int_equal(controller_start(), 0);
+
+	doc = wait_job(job, first_artifact_complete);
+	fprintf(stderr,
+	    "# 1 GiB artifact stored and verified %.1f s after "
+	    "the job started\n",
+	    (double)(now_ms() - t0) / 1000);
+	t = json_array_get(json_object_get(doc, "tasks"), 0);
+	assert_string_equal(jstr(t, "state"), "ok");
+	art = json_array_get(json_object_get(t, "artifacts"), 0);
+	assert_int_equal(json_integer_value(json_object_get(art, "size")),
+	    (json_int_t)ART_SIZE);
+	assert_string_equal(jstr(art, "blake2b"), want);
+	json_decref(doc);
+	/* It resumed: not from byte 0. */
+	assert_true(file_has(a->log, "resuming at byte"));
+	assert_true(file_has(fl.clog, "resumes at byte"));
+	/* The agent's copy goes once the controller has it. */
+	end = now_ms() + WAIT_MS;
+	while (file_size(mine) >= 0 && now_ms() < end)
+		nap_ms(100);
+	assert_int_equal(file_size(mine), -1);
+	snprintf(part, sizeof(part), "%s/artifacts/%s/test.bin", fl.cdir, tid);
+	assert_int_equal(file_size(part), (off_t)ART_SIZE);
+}
+
 int
 main(void)
 {
@@ -975,6 +1137,8 @@ main(void)
 	    cmocka_unit_test_teardown(
 	        test_controller_killed_with_tasks_in_flight_runs_each_once,
 	        fleet_teardown),
+	    cmocka_unit_test_teardown(
+	        test_artifact_upload_survives_controller_kill, fleet_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

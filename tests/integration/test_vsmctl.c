@@ -10,7 +10,9 @@
  * document; a token from `keys token` enrolls an agent that `hosts` and
  * `keys list` show and `keys reject` cuts off; `run` on no host fails;
  * `run --wait` follows a job to its summary; `audit --json` has the
- * token. Timing bounds are generous and only ever upper bounds.
+ * token; the modules and commands of a Hello reach `hosts --json` and
+ * `host show`, and a Hello with a bad module or command name is refused.
+ * Timing bounds are generous and only ever upper bounds.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -45,6 +47,8 @@ struct agent {
 	Vsm__Hello         hello;
 	Vsm__Label         lab, *labp;
 	char               name[64], token[80];
+	char             **modules, **commands; /* for the Hello */
+	size_t             nmodules, ncommands;
 	int                status;
 };
 
@@ -211,8 +215,13 @@ assert_one_error_line(const struct out *o)
 
 /* --- agents -------------------------------------------------------------- */
 
+/*
+ * Connect as name with token and these capabilities in the Hello (name
+ * NULL: again, as before); the Welcome status.
+ */
 static int
-agent_connect(struct agent *a, const char *name, const char *token)
+agent_connect_caps(struct agent *a, const char *name, const char *token,
+    char **modules, size_t nmodules, char **commands, size_t ncommands)
 {
 	struct vsm_client_config cc = {0};
 	struct vsm_err           err;
@@ -224,6 +233,10 @@ agent_connect(struct agent *a, const char *name, const char *token)
 		vsm_keypair_generate(&a->key);
 		snprintf(a->name, sizeof(a->name), "%s", name);
 		snprintf(a->token, sizeof(a->token), "%s", token);
+		a->modules = modules;
+		a->nmodules = nmodules;
+		a->commands = commands;
+		a->ncommands = ncommands;
 	}
 	vsm__hello__init(&a->hello);
 	vsm__label__init(&a->lab);
@@ -236,6 +249,10 @@ agent_connect(struct agent *a, const char *name, const char *token)
 	a->labp = &a->lab;
 	a->hello.labels = &a->labp;
 	a->hello.n_labels = 1;
+	a->hello.modules = a->modules;
+	a->hello.n_modules = a->nmodules;
+	a->hello.commands = a->commands;
+	a->hello.n_commands = a->ncommands;
 	cc.url = fx.url;
 	cc.key = &a->key;
 	cc.server_key = fx.srvkey;
@@ -247,6 +264,12 @@ agent_connect(struct agent *a, const char *name, const char *token)
 	a->status = 0;
 	vsm_client_connect(a->cl, CALL_MS, &a->status, &err);
 	return (a->status);
+}
+
+static int
+agent_connect(struct agent *a, const char *name, const char *token)
+{
+	return (agent_connect_caps(a, name, token, NULL, 0, NULL, 0));
 }
 
 static void
@@ -419,10 +442,10 @@ teardown(void **state)
 static void
 test_help_lists_every_command(void **state)
 {
-	static const char *const cmds[] = {"hosts", "keys list",
-	    "keys accept ID", "keys reject ID", "keys revoke ID", "keys token",
-	    "run MODULE", "jobs", "job show ID", "job logs ID", "job cancel ID",
-	    "audit", "help"};
+	static const char *const cmds[] = {"hosts", "host show NAME",
+	    "keys list", "keys accept ID", "keys reject ID", "keys revoke ID",
+	    "keys token", "run MODULE", "jobs", "job show ID", "job logs ID",
+	    "job cancel ID", "audit", "help"};
 	struct out              *o = malloc(sizeof(*o));
 	size_t                   i;
 
@@ -705,6 +728,102 @@ test_audit_json_has_the_token(void **state)
 	free(o);
 }
 
+/* 1 when the JSON array a holds the string s. */
+static int
+has_str(json_t *a, const char *s)
+{
+	json_t *v;
+	size_t  i;
+
+	json_array_foreach(a, i, v) if (json_is_string(v) &&
+	    strcmp(json_string_value(v), s) == 0) return (1);
+	return (0);
+}
+
+static void
+test_capabilities_reach_hosts_and_host_show(void **state)
+{
+	char        *mods[] = {"sys.ping", "sys.disk", "exec.*"};
+	char        *cmds[] = {"exec.logrotate", "exec.certbot-renew"};
+	char        *badmod[] = {"sys.ping", "sys;rm -rf /"};
+	char        *badcmd[] = {"logrotate"};
+	char        *dupmod[] = {"sys.ping", "sys.ping"};
+	struct out  *o = malloc(sizeof(*o));
+	struct agent a, b;
+	json_t      *doc, *h, *caps = NULL;
+	const char  *tok;
+	char         token[80];
+	size_t       i;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(
+	    vsmctl(o, "keys", "token", "--uses", "4", "--json", NULL), 0);
+	assert_non_null(doc = json_loads(o->out, 0, NULL));
+	assert_non_null(tok = json_string_value(json_object_get(doc, "token")));
+	snprintf(token, sizeof(token), "%s", tok);
+	json_decref(doc);
+
+	assert_int_equal(
+	    agent_connect_caps(&a, "cap-1", token, mods, 3, cmds, 2),
+	    VSM__WELCOME__STATUS__ACCEPTED);
+	assert_int_equal(vsmctl(o, "hosts", "--json", NULL), 0);
+	assert_non_null(doc = json_loads(o->out, 0, NULL));
+	json_array_foreach(doc, i,
+	    h) if (strcmp(json_string_value(json_object_get(h, "name")),
+	               "cap-1") == 0) caps = json_object_get(h, "capabilities");
+	assert_non_null(caps);
+	assert_int_equal(json_array_size(json_object_get(caps, "modules")), 3);
+	assert_true(has_str(json_object_get(caps, "modules"), "exec.*"));
+	assert_true(
+	    has_str(json_object_get(caps, "commands"), "exec.logrotate"));
+	assert_int_equal(json_array_size(json_object_get(caps, "commands")), 2);
+	json_decref(doc);
+
+	/* host show: the same document with --json, readable without. */
+	assert_int_equal(vsmctl(o, "host", "show", "cap-1", "--json", NULL), 0);
+	assert_non_null(doc = json_loads(o->out, 0, NULL));
+	assert_string_equal(
+	    json_string_value(json_object_get(doc, "name")), "cap-1");
+	assert_true(has_str(
+	    json_object_get(json_object_get(doc, "capabilities"), "commands"),
+	    "exec.certbot-renew"));
+	json_decref(doc);
+	assert_int_equal(vsmctl(o, "host", "show", "cap-1", NULL), 0);
+	fprintf(stderr, "# host show:\n%s", o->out);
+	assert_string_equal(o->err, "");
+	assert_non_null(strstr(o->out, "cap-1"));
+	assert_non_null(strstr(o->out, "role=web"));
+	assert_non_null(strstr(o->out, "sys.ping sys.disk exec.*"));
+	assert_non_null(strstr(o->out, "exec.logrotate exec.certbot-renew"));
+	assert_int_equal(vsmctl(o, "host", "show", "no-such-host", NULL), 1);
+	assert_one_error_line(o);
+	assert_non_null(strstr(o->err, "no host 'no-such-host'"));
+	assert_int_equal(vsmctl(o, "host", "show", NULL), 2);
+	assert_one_error_line(o);
+
+	/* A Hello with a bad name in either list is refused. */
+	assert_int_equal(
+	    agent_connect_caps(&b, "cap-2", token, badmod, 2, NULL, 0),
+	    VSM__WELCOME__STATUS__REJECTED);
+	agent_close(&b);
+	assert_int_equal(
+	    agent_connect_caps(&b, "cap-3", token, mods, 3, badcmd, 1),
+	    VSM__WELCOME__STATUS__REJECTED);
+	agent_close(&b);
+	assert_int_equal(
+	    agent_connect_caps(&b, "cap-4", token, dupmod, 2, NULL, 0),
+	    VSM__WELCOME__STATUS__REJECTED);
+	agent_close(&b);
+	/* None of them made a host. */
+	assert_int_equal(vsmctl(o, "host", "show", "cap-2", NULL), 1);
+	assert_int_equal(vsmctl(o, "host", "show", "cap-3", NULL), 1);
+	assert_int_equal(vsmctl(o, "host", "show", "cap-4", NULL), 1);
+	free(o);
+	agent_close(&a);
+}
+
 int
 main(void)
 {
@@ -715,6 +834,7 @@ main(void)
 	    cmocka_unit_test(test_hosts_json_is_one_document),
 	    cmocka_unit_test(test_token_enroll_list_reject),
 	    cmocka_unit_test(test_audit_json_has_the_token),
+	    cmocka_unit_test(test_capabilities_reach_hosts_and_host_show),
 	};
 
 	return (cmocka_run_group_tests(tests, setup, teardown));

@@ -3,17 +3,20 @@
  * vsm-task modules: sys.* results, parameter refusal before anything
  * runs, exec of allowlisted commands (streaming, literal argv, exit codes,
  * line and output caps), timeout, cancel, a crashing module, limits and
- * the child's environment, the concurrency cap. Runs vsm-task-test (the
- * build with test-only modules) and, once, the production vsm-task.
+ * the child's environment, the concurrency cap, `vsm-task --list-modules`.
+ * Runs vsm-task-test (the build with test-only modules) and, twice, the
+ * production vsm-task.
  * Timing bounds are generous: a busy 2-core machine must pass.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -719,6 +722,49 @@ test_production_binary_has_no_test_modules(void **state)
 	runner_free(r);
 }
 
+extern char **environ;
+
+/* `path --list-modules`: what it prints into buf; its exit status. */
+static int
+list_modules(const char *path, char *buf, size_t len)
+{
+	posix_spawn_file_actions_t fa;
+	char   *argv[] = {(char *)path, "--list-modules", NULL};
+	int     p[2], st;
+	pid_t   pid;
+	size_t  off = 0;
+	ssize_t r;
+
+	assert_int_equal(pipe(p), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_addclose(&fa, p[0]);
+	assert_int_equal(posix_spawn(&pid, path, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	while (off + 1 < len && (r = read(p[0], buf + off, len - 1 - off)) > 0)
+		off += (size_t)r;
+	buf[off] = '\0';
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return (WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+static void
+test_list_modules_prints_the_table(void **state)
+{
+	char buf[4096];
+
+	/* One name a line, the exec family as exec.*, in table order. */
+	assert_int_equal(list_modules(VSM_TASK_PATH, buf, sizeof(buf)), 0);
+	assert_true(strncmp(buf, "sys.ping\n", 9) == 0);
+	assert_non_null(strstr(buf, "\nsys.facts\n"));
+	assert_non_null(strstr(buf, "\nexec.*\n"));
+	assert_null(strstr(buf, "test."));
+	assert_int_equal(list_modules(VSM_TASK_TEST_PATH, buf, sizeof(buf)), 0);
+	assert_non_null(strstr(buf, "\ntest.crash\n"));
+}
+
 static void
 test_missing_binary_refused(void **state)
 {
@@ -735,6 +781,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_list_modules_prints_the_table),
 	    cmocka_unit_test_setup_teardown(test_ping_ok, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_sys_modules_return_numbers, setup, teardown),

@@ -153,16 +153,28 @@ test_examples_load(void **state)
 	assert_string_equal(a->controllers[1], "tcp://ctl-2.example.net:4650");
 	assert_string_equal(a->controller_key_b64, KEY_B64);
 	assert_int_equal(a->controller_key[31], 31);
-	assert_int_equal(a->ncommands, 4);
+	assert_int_equal(a->ncommands, 5);
 	assert_non_null(cmd = vsm_agent_command_find(a, "logrotate"));
 	assert_int_equal(cmd->argc, 2);
 	assert_string_equal(cmd->argv[0], "/usr/sbin/logrotate");
 	assert_null(cmd->argv[2]);
+	assert_int_equal(cmd->nparams, 0);
+	assert_null(cmd->ok_codes);
 	assert_non_null(cmd = vsm_agent_command_find(a, "certbot-renew"));
 	assert_int_equal(cmd->timeout_ms, 600000);
-	assert_int_equal(cmd->allow_params, 0);
+	assert_int_equal(cmd->nparams, 0);
+	assert_non_null(cmd = vsm_agent_command_find(a, "journal"));
+	assert_int_equal(cmd->nparams, 3);
+	assert_string_equal(cmd->params[0].name, "unit");
+	assert_int_equal(cmd->params[0].required, 1);
+	assert_string_equal(cmd->params[1].flag, "--since");
+	assert_non_null(cmd->params[1].pattern);
+	assert_null(cmd->params[1].enum_values);
+	assert_int_equal(cmd->params[2].nenum, 8);
+	assert_null(cmd->params[2].pattern);
 	assert_non_null(cmd = vsm_agent_command_find(a, "cargo-audit"));
-	assert_int_equal(cmd->allow_params, 1);
+	assert_int_equal(cmd->nok_codes, 2);
+	assert_int_equal(cmd->ok_codes[1], 1);
 	assert_null(vsm_agent_command_find(a, "sh"));
 	assert_int_equal(a->runner.cpu_ms, 0);
 	assert_int_equal(a->runner.mem_bytes, UINT64_C(4) << 30);
@@ -295,9 +307,9 @@ static const struct bad {
         "runner.max_tasks: expected a number, got a quoted string"},
     {AGENT_MIN "runner:\n  max_tasks: four\n", 5,
         "expected a number, got 'four'"},
-    {AGENT_MIN "commands:\n  x:\n    argv: [\"/bin/x\"]\n"
-               "    allow_params: yes\n",
-        7, "commands.x.allow_params: expected true or false, got 'yes'"},
+    {AGENT_MIN "commands:\n  x:\n    argv: [\"/bin/x\"]\n    params:\n"
+               "      p: {pattern: a, required: yes}\n",
+        8, "commands.x.params.p.required: expected true or false, got 'yes'"},
     {AGENT_MIN "runner: 4\n", 4, "runner: expected a mapping, got a string"},
     {"name: {a: b}\n", 1, "name: expected a string, got a mapping"},
     {"- name\n", 1, "expected a mapping of settings, got a list"},
@@ -411,6 +423,184 @@ test_agent_bad_files_name_the_line(void **state)
 		bad += agent_fails(
 		    agent_bad[i].text, agent_bad[i].line, agent_bad[i].needle);
 	assert_int_equal(bad, 0);
+}
+
+/* AGENT_MIN and a command x; what follows starts on line 7. */
+#define AGENT_CMD                                                              \
+	AGENT_MIN "commands:\n"                                                \
+	          "  x:\n"                                                     \
+	          "    argv: [\"/bin/x\"]\n"
+
+static void
+test_agent_command_params_load(void **state)
+{
+	struct vsm_agent_config        *cfg;
+	const struct vsm_command       *cmd;
+	const struct vsm_command_param *p;
+	struct vsm_err                  err;
+	const char                     *file = put_file("agent.yaml",
+	                        AGENT_CMD "    timeout: 1m\n"
+	                                                      "    params:\n"
+	                                                      "      unit:\n"
+	                                                      "        pattern: \"[a-z0-9@.-]{1,64}\"\n"
+	                                                      "        flag: \"--unit\"\n"
+	                                                      "        required: true\n"
+	                                                      "      level: {enum: [err, \"-v\"], "
+	                                                      "allow_dash: true}\n"
+	                                                      "      lines: {pattern: \"[0-9]+\"}\n"
+	                                                      "    ok_codes: [0, 1, 255]\n"
+	                                                      "  y: [\"/bin/y\"]\n",
+	                        0600);
+
+	if (vsm_agent_config_load(file, &cfg, &err) == -1)
+		fail_msg("%s", err.msg);
+	assert_non_null(cmd = vsm_agent_command_find(cfg, "x"));
+	assert_int_equal(cmd->timeout_ms, 60000);
+	assert_int_equal(cmd->nparams, 3);
+	/* In the order of the file: the order they go into argv. */
+	p = &cmd->params[0];
+	assert_string_equal(p->name, "unit");
+	assert_string_equal(p->pattern, "[a-z0-9@.-]{1,64}");
+	assert_null(p->enum_values);
+	assert_string_equal(p->flag, "--unit");
+	assert_int_equal(p->required, 1);
+	assert_int_equal(p->allow_dash, 0);
+	p = &cmd->params[1];
+	assert_string_equal(p->name, "level");
+	assert_null(p->pattern);
+	assert_int_equal(p->nenum, 2);
+	assert_string_equal(p->enum_values[1], "-v");
+	assert_null(p->enum_values[2]);
+	assert_int_equal(p->allow_dash, 1);
+	assert_int_equal(p->required, 0);
+	assert_null(p->flag);
+	assert_string_equal(cmd->params[2].name, "lines");
+	assert_int_equal(cmd->nok_codes, 3);
+	assert_int_equal(cmd->ok_codes[0], 0);
+	assert_int_equal(cmd->ok_codes[2], 255);
+	/* The short form has neither. */
+	assert_non_null(cmd = vsm_agent_command_find(cfg, "y"));
+	assert_int_equal(cmd->nparams, 0);
+	assert_null(cmd->params);
+	assert_int_equal(cmd->nok_codes, 0);
+	assert_null(cmd->ok_codes);
+	vsm_agent_config_free(cfg);
+}
+
+static const struct bad params_bad[] = {
+    /* patterns are compiled at load */
+    {AGENT_CMD "    params:\n      since: {pattern: \"[0-9\"}\n", 8,
+        "commands.x.params.since.pattern: '[0-9' is not a valid POSIX "
+        "extended regular expression: "},
+    {AGENT_CMD "    params:\n      since: {pattern: \"a{2,1}\"}\n", 8,
+        "commands.x.params.since.pattern: 'a{2,1}' is not a valid"},
+    /* no pattern can close the anchoring ^( )$ */
+    {AGENT_CMD "    params:\n      since: {pattern: \"[0-9]+)|(.*\"}\n", 8,
+        "commands.x.params.since.pattern: '[0-9]+)|(.*' is not a valid"},
+    {AGENT_CMD "    params:\n      since: {pattern: \"\"}\n", 8,
+        "commands.x.params.since.pattern: must not be empty"},
+    {AGENT_CMD "    params:\n      since: {pattern: [a]}\n", 8,
+        "params.since.pattern: expected a regular expression, got a list"},
+    /* exactly one of pattern and enum */
+    {AGENT_CMD "    params:\n      p:\n        pattern: a\n"
+               "        enum: [a, b]\n",
+        10, "commands.x.params.p: give a pattern or an enum, not both"},
+    {AGENT_CMD "    params:\n      p: {flag: \"--p\"}\n", 8,
+        "commands.x.params.p: needs a pattern (a regular expression) or "
+        "an enum"},
+    {AGENT_CMD "    params:\n      p: {}\n", 8,
+        "commands.x.params.p: needs a pattern"},
+    {AGENT_CMD "    params:\n      p: abc\n", 8,
+        "commands.x.params.p: expected a mapping, got a string"},
+    /* enums */
+    {AGENT_CMD "    params:\n      p: {enum: []}\n", 8,
+        "commands.x.params.p.enum: the list is empty"},
+    {AGENT_CMD "    params:\n      p: {enum: [a, b, a]}\n", 8,
+        "commands.x.params.p.enum: 'a' is listed twice"},
+    {AGENT_CMD "    params:\n      p: {enum: [-v]}\n", 8,
+        "commands.x.params.p: enum value '-v' starts with '-': set "
+        "allow_dash: true"},
+    {AGENT_CMD "    params:\n      p: {enum: a}\n", 8,
+        "commands.x.params.p.enum: expected a list of values"},
+    /* names, keys, flags */
+    {AGENT_CMD "    params:\n      Since: {pattern: a}\n", 8,
+        "commands.x.params: 'Since' is not a valid parameter name"},
+    {AGENT_CMD "    params:\n      1st: {pattern: a}\n", 8,
+        "'1st' is not a valid parameter name"},
+    {AGENT_CMD "    params:\n      "
+               "a23456789012345678901234567890123: {pattern: a}\n",
+        8, "is not a valid parameter name: 1-32 of a-z 0-9 _"},
+    {AGENT_CMD "    params:\n      p: {pattern: a}\n      p: {pattern: b}\n", 9,
+        "commands.x.params: duplicate parameter 'p'"},
+    {AGENT_CMD "    params:\n      p: {pattern: a, requird: true}\n", 8,
+        "commands.x.params.p: unknown key 'requird' (did you mean "
+        "'required'?)"},
+    {AGENT_CMD "    params:\n      p: {pattern: a, type: int}\n", 8,
+        "commands.x.params.p: unknown key 'type'"},
+    {AGENT_CMD "    params:\n      p: {pattern: a, flag: \"--a b\"}\n", 8,
+        "commands.x.params.p.flag: '--a b' is not an option"},
+    {AGENT_CMD "    params:\n      p: {pattern: a, flag: since}\n", 8,
+        "'since' is not an option"},
+    {AGENT_CMD "    params: [since]\n", 7,
+        "commands.x.params: expected a mapping of NAME: {pattern: REGEX}"},
+    {AGENT_CMD "    allow_params: true\n", 7,
+        "commands.x: unknown key 'allow_params'"},
+    /* ok codes */
+    {AGENT_CMD "    ok_codes: [0, 256]\n", 7,
+        "commands.x.ok_codes: '256' is not an exit code: expected 0-255"},
+    {AGENT_CMD "    ok_codes: [-1]\n", 7, "'-1' is not an exit code"},
+    {AGENT_CMD "    ok_codes: [\"1\"]\n", 7, "'1' is not an exit code"},
+    {AGENT_CMD "    ok_codes: [one]\n", 7, "'one' is not an exit code"},
+    {AGENT_CMD "    ok_codes: [0, 1, 0]\n", 7,
+        "commands.x.ok_codes: 0 is listed twice"},
+    {AGENT_CMD "    ok_codes: []\n", 7,
+        "commands.x.ok_codes: the list is empty"},
+    {AGENT_CMD "    ok_codes: 0\n", 7,
+        "commands.x.ok_codes: expected a list of exit codes"},
+    {AGENT_CMD "    ok_codes:\n      - 0\n      - 300\n", 9,
+        "'300' is not an exit code"},
+};
+
+static void
+test_agent_bad_command_params_name_the_line(void **state)
+{
+	char   text[64 * 1024], *p;
+	size_t i, off;
+	int    bad = 0;
+
+	for (i = 0; i < sizeof(params_bad) / sizeof(params_bad[0]); i++)
+		bad += agent_fails(params_bad[i].text, params_bad[i].line,
+		    params_bad[i].needle);
+	assert_int_equal(bad, 0);
+
+	/* More than 32 params. */
+	off = (size_t)snprintf(text, sizeof(text), AGENT_CMD "    params:\n");
+	for (i = 0; i < 33; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+		    "      p%zu: {pattern: a}\n", i);
+	assert_int_equal(agent_fails(text, 8, "more than 32 parameters"), 0);
+	/* A pattern of 1024 characters or more. */
+	off = (size_t)snprintf(
+	    text, sizeof(text), AGENT_CMD "    params:\n      p: {pattern: ");
+	memset(text + off, 'a', 1024);
+	snprintf(text + off + 1024, sizeof(text) - off - 1024, "}\n");
+	assert_int_equal(agent_fails(text, 8,
+	                     "commands.x.params.p.pattern: longer than 1023 "
+	                     "characters"),
+	    0);
+	/* An entry larger than a TaskSpawn should carry. */
+	off = (size_t)snprintf(
+	    text, sizeof(text), AGENT_MIN "commands:\n  x:\n    argv:\n");
+	for (i = 0; i < 9; i++) {
+		off += (size_t)snprintf(
+		    text + off, sizeof(text) - off, "      - /");
+		p = text + off;
+		memset(p, 'a', 4000);
+		off += 4000;
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "\n");
+	}
+	assert_int_equal(
+	    agent_fails(text, 5, "commands.x: argv and params take"), 0);
 }
 
 static const struct bad controller_bad[] = {
@@ -836,6 +1026,8 @@ main(void)
 	    cmocka_unit_test(test_agent_relative_paths_follow_the_file),
 	    cmocka_unit_test(test_controller_defaults_apply),
 	    cmocka_unit_test(test_agent_bad_files_name_the_line),
+	    cmocka_unit_test(test_agent_command_params_load),
+	    cmocka_unit_test(test_agent_bad_command_params_name_the_line),
 	    cmocka_unit_test(test_controller_bad_files_name_the_line),
 	    cmocka_unit_test(test_secrets_readable_by_others_are_flagged),
 	    cmocka_unit_test(test_key_file_open_to_others_is_refused),

@@ -119,7 +119,7 @@ make_host(struct store *st, const char *name)
 	struct store_hello h = {.name = name,
 	    .labels = "{\"role\":\"db\"}",
 	    .agent_version = "0.1.0",
-	    .capabilities = "[\"pg\"]"};
+	    .capabilities = "{\"modules\":[\"pg.vacuum\"],\"commands\":[]}"};
 
 	randombytes_buf(pub, sizeof(pub));
 	if (store_key_add(st, name, pub, NULL, NOW, &k, &err) != 0 ||
@@ -435,6 +435,11 @@ host_hello_needs_accepted_key(void **state)
 	assert_int_equal(store_host_hello(f->st, &h, NOW, &hid, &err), -1);
 	assert_non_null(strstr(err.msg, "labels"));
 	h.labels = "{\"env\":\"prod\"}";
+	/* Capabilities are an object of lists, no longer a bare list. */
+	h.capabilities = "[\"pg\"]";
+	assert_int_equal(store_host_hello(f->st, &h, NOW, &hid, &err), -1);
+	assert_non_null(strstr(err.msg, "capabilities is not a JSON object"));
+	h.capabilities = NULL;
 	assert_int_equal(store_host_hello(f->st, &h, NOW, &hid, &err), 0);
 	hb.host_id = hid;
 	assert_int_equal(store_host_heartbeat(f->st, &hb, &err), 0);
@@ -448,6 +453,7 @@ host_hello_needs_accepted_key(void **state)
 	assert_int_equal(host.last_seen, NOW + 6);
 	assert_string_equal(host.facts, "{\"os\":\"debian\"}");
 	assert_string_equal(host.labels, "{\"env\":\"prod\"}");
+	assert_string_equal(host.capabilities, "{}");
 	store_host_clear(&host);
 	assert_int_equal(store_host_down(f->st, hid, NOW + 7, &err), 0);
 	assert_int_equal(store_host_list(f->st, &hl, &n, &err), 0);
@@ -910,7 +916,7 @@ store_survives_close_and_reopen(void **state)
 	struct store_key      *kl;
 	struct store_host      host;
 	struct store_audit    *al;
-	struct store_artifact *art;
+	struct store_artifact *art, a1;
 	struct store_job       job;
 	uint8_t                hash[STORE_HASH_LEN];
 	int64_t                h, tid, aid;
@@ -930,8 +936,23 @@ store_survives_close_and_reopen(void **state)
 	ev.text = "line";
 	assert_int_equal(store_event_append(f->st, h, &ev, &err), 0);
 	assert_int_equal(store_artifact_add(f->st, tl[0].id,
-	                     "backups/db-1/base.tar.zst", NOW, &aid, &err),
+	                     "backups/db-1/base.tar.zst", NOW, &a1, &err),
 	    0);
+	aid = a1.id;
+	assert_int_equal(a1.complete, 0);
+	store_artifact_clear(&a1);
+	/* Add again: the same row, for a resumed upload. */
+	assert_int_equal(store_artifact_add(f->st, tl[0].id,
+	                     "backups/db-1/base.tar.zst", NOW, &a1, &err),
+	    0);
+	assert_int_equal(a1.id, aid);
+	store_artifact_clear(&a1);
+	/* The path of another task's artifact is refused. */
+	assert_int_equal(
+	    store_artifact_add(f->st, "0123456789abcdef0123456789abcdef",
+	        "backups/db-1/base.tar.zst", NOW, &a1, &err),
+	    -1);
+	assert_non_null(strstr(err.msg, "belongs to task"));
 	memset(hash, 0xab, sizeof(hash));
 	assert_int_equal(
 	    store_artifact_complete(f->st, aid, 4096, hash, NOW, &err), 0);
@@ -945,7 +966,8 @@ store_survives_close_and_reopen(void **state)
 	free(kl);
 	assert_int_equal(store_host_get(f->st, "db-1", &host, &err), 0);
 	assert_int_equal(host.id, h);
-	assert_string_equal(host.capabilities, "[\"pg\"]");
+	assert_string_equal(
+	    host.capabilities, "{\"modules\":[\"pg.vacuum\"],\"commands\":[]}");
 	store_host_clear(&host);
 	assert_int_equal(store_job_get(f->st, jid, &job, &err), 0);
 	assert_int_equal(job.nstate[STORE_TASK_SENT], 1);

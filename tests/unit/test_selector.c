@@ -291,6 +291,38 @@ test_syntax_helpers(void **state)
 	vsm_selector_free(NULL);
 }
 
+static void
+test_module_names(void **state)
+{
+	char long_name[VSM_MODULE_NAME_MAX + 2];
+
+	assert_true(vsm_module_name_valid("sys.disk"));
+	assert_true(vsm_module_name_valid("exec.*"));
+	assert_true(vsm_module_name_valid("exec.certbot-renew"));
+	assert_true(vsm_module_name_valid("exec.1x_y"));
+	assert_true(vsm_module_name_valid("ping"));
+	assert_false(vsm_module_name_valid(""));
+	assert_false(vsm_module_name_valid("1sys.disk"));
+	assert_false(vsm_module_name_valid(".sys"));
+	assert_false(vsm_module_name_valid("sys."));
+	assert_false(vsm_module_name_valid("sys..disk"));
+	assert_false(vsm_module_name_valid("exec*"));
+	assert_false(vsm_module_name_valid("exec.*.x"));
+	assert_false(vsm_module_name_valid("exec.a*"));
+	assert_false(vsm_module_name_valid("*"));
+	assert_false(vsm_module_name_valid("sys disk"));
+	assert_false(vsm_module_name_valid("sys;rm"));
+	assert_false(vsm_module_name_valid("sys/disk"));
+	assert_false(vsm_module_name_valid("sys.d\xc3\xa9"));
+	/* 80 characters at most. */
+	memset(long_name, 'a', VSM_MODULE_NAME_MAX);
+	long_name[VSM_MODULE_NAME_MAX] = '\0';
+	assert_true(vsm_module_name_valid(long_name));
+	long_name[VSM_MODULE_NAME_MAX] = 'a';
+	long_name[VSM_MODULE_NAME_MAX + 1] = '\0';
+	assert_false(vsm_module_name_valid(long_name));
+}
+
 int
 main(void)
 {
@@ -300,6 +332,7 @@ main(void)
 	    cmocka_unit_test(test_caps),
 	    cmocka_unit_test(test_format_is_canonical_and_reparses),
 	    cmocka_unit_test(test_syntax_helpers),
+	    cmocka_unit_test(test_module_names),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
