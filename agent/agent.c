@@ -36,7 +36,7 @@
 #define AGENT_LIST_MS     5000  /* vsm-task --list-modules, start to exit */
 #define AGENT_LIST_BYTES  16384 /* cap on what it prints */
 #define AGENT_CAPS_MAX    256   /* modules, and commands, in the Hello */
-#define AGENT_HELLO_MAX   2048  /* a packed Hello, as chan_client.c caps it */
+#define AGENT_HELLO_MAX   VSM_HELLO_MAX
 
 static volatile sig_atomic_t agent_sig;
 

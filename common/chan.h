@@ -28,6 +28,13 @@
  */
 #define VSM_FACTS_TASK_PREFIX "facts:"
 
+/*
+ * The largest packed Hello (IK message 1's payload): room for a host's
+ * labels and its capabilities (256 modules and 256 commands of ordinary
+ * length). The client refuses a larger one, the server cannot read one.
+ */
+#define VSM_HELLO_MAX 16384
+
 /* ------------------------------------------------------------------------ */
 /* Controller side */
 

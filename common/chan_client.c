@@ -299,7 +299,7 @@ handshake(
 	Vsm__Frame           f = VSM__FRAME__INIT, *rf = NULL;
 	Vsm__HandshakeInit   init = VSM__HANDSHAKE_INIT__INIT;
 	Vsm__Welcome        *wel = NULL;
-	uint8_t              m1[4096], pl[4096];
+	uint8_t              m1[VSM_HELLO_MAX + 256], pl[4096];
 	size_t               m1len, pllen;
 	nng_msg             *msg, *reply = NULL;
 	uint32_t             pipe;
@@ -607,7 +607,7 @@ vsm_client_open(struct vsm_client **cp, const struct vsm_client_config *cfg,
 	                                            : VSM_CLIENT_BACKOFF_CAP;
 	vsm_map_init(&c->pipes);
 	c->hello_len = vsm__hello__get_packed_size(cfg->hello);
-	if (c->hello_len > 2048 ||
+	if (c->hello_len > VSM_HELLO_MAX ||
 	    (c->hello = malloc(c->hello_len + 1)) == NULL) {
 		vsm_err_set(err, "hello too large");
 		goto fail_nosock;

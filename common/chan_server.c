@@ -211,7 +211,7 @@ handle_handshake(
 	Vsm__HandshakeResp   resp = VSM__HANDSHAKE_RESP__INIT;
 	enum vsm_noise_rc    rc;
 	enum vsm_drop        why;
-	uint8_t              pl[4096], out[4096];
+	uint8_t              pl[VSM_HELLO_MAX], out[4096];
 	size_t               pllen, wlen, outlen;
 	nng_msg             *msg = NULL;
 

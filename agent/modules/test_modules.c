@@ -99,6 +99,10 @@ static const struct param_spec test_artifact_params[] = {
         .max = 128,
         .def = "test.bin"},
     {.name = "count", .type = PARAM_INT, .min = 1, .max = 16, .def = "1"},
+    {.name = "lie",
+        .type = PARAM_BOOL,
+        .def = "false",
+        .help = "announce one byte more than was written"},
     {.name = NULL},
 };
 
@@ -107,7 +111,7 @@ static const struct param_spec test_artifact_params[] = {
 /* Block i of the stream of seed: a fixed random block, i in front. */
 static int
 test_artifact_one(struct task_ctx *ctx, const char *name, uint64_t size,
-    uint8_t *buf, struct vsm_err *err)
+    int lie, uint8_t *buf, struct vsm_err *err)
 {
 	struct task_artifact a;
 	uint64_t             i, left;
@@ -122,6 +126,12 @@ test_artifact_one(struct task_ctx *ctx, const char *name, uint64_t size,
 			task_artifact_abort(&a);
 			return (-1);
 		}
+	}
+	if (lie) {
+		uint8_t h[VSM_ARTIFACT_HASH_LEN] = {0};
+
+		close(a.fd);
+		return (task_emit_artifact(ctx, name, size + 1, h));
 	}
 	return (task_artifact_finish(ctx, &a, err));
 }
@@ -148,7 +158,8 @@ test_artifact_run(struct task_ctx *ctx, const struct task_params *p)
 		else
 			snprintf(name, sizeof(name), "%lld-%s", (long long)i,
 			    params_str(p, "name"));
-		if (test_artifact_one(ctx, name, size, buf, &err) == -1) {
+		if (test_artifact_one(ctx, name, size,
+		        (int)params_num(p, "lie"), buf, &err) == -1) {
 			free(buf);
 			return (task_finish_error(ctx, "%s", err.msg));
 		}

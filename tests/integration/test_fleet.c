@@ -1119,6 +1119,61 @@ test_artifact_upload_survives_controller_kill(void **state)
 	assert_int_equal(file_size(part), (off_t)ART_SIZE);
 }
 
+/*
+ * The controller refuses an artifact for good (over artifact_max_size):
+ * the agent keeps the file, parks its manifest as .failed, and says so in
+ * the task's log; nothing is retried in a loop, nothing is deleted.
+ */
+static void
+test_artifact_refused_for_good_is_kept_and_reported(void **state)
+{
+	struct agent *a;
+	json_t       *doc, *e;
+	char          job[64], tid[64], path[256];
+	uint64_t      end;
+	size_t        i;
+	int           found = 0;
+
+	(void)state;
+	fleet_init();
+	controller_kill9();
+	file_replace(
+	    fl.ccfg, "artifact_max_size: 1TiB", "artifact_max_size: 1MiB");
+	assert_int_equal(controller_start(), 0);
+	fl.task_test = 1;
+	a = agent_add("db-1", "db", fl.token);
+	json_decref(wait_connected(1, 0));
+	assert_non_null(doc = ctl_doc("run", "test.artifact", "--target", "all",
+	                    "--param", "size=2MiB", NULL));
+	snprintf(job, sizeof(job), "%s", jstr(doc, "job"));
+	json_decref(doc);
+	doc = wait_job(job, all_tasks_final);
+	snprintf(tid, sizeof(tid), "%s",
+	    jstr(json_array_get(json_object_get(doc, "tasks"), 0), "id"));
+	json_decref(doc);
+	end = now_ms() + WAIT_MS;
+	while (!found && now_ms() < end) {
+		assert_non_null(doc = ctl_doc("job", "logs", job, NULL));
+		json_array_foreach(json_object_get(doc, "events"), i, e)
+		{
+			found |=
+			    strstr(jstr(e, "text"), "not uploaded") != NULL;
+		}
+		json_decref(doc);
+		if (!found)
+			nap_ms(250);
+	}
+	assert_true(found);
+	snprintf(path, sizeof(path), "%s/artifacts/%s/test.bin", a->dir, tid);
+	assert_int_equal(file_size(path), 2 * 1024 * 1024);
+	snprintf(path, sizeof(path), "%s/artifacts/%s/.test.bin.failed", a->dir,
+	    tid);
+	assert_true(file_size(path) > 0);
+	snprintf(
+	    path, sizeof(path), "%s/artifacts/%s/.test.bin.ready", a->dir, tid);
+	assert_int_equal(file_size(path), -1);
+}
+
 int
 main(void)
 {
@@ -1139,6 +1194,9 @@ main(void)
 	        fleet_teardown),
 	    cmocka_unit_test_teardown(
 	        test_artifact_upload_survives_controller_kill, fleet_teardown),
+	    cmocka_unit_test_teardown(
+	        test_artifact_refused_for_good_is_kept_and_reported,
+	        fleet_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

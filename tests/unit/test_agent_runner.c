@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -29,6 +30,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "artifact.h"
 #include "log.h"
 #include "runner.h"
 
@@ -61,6 +63,10 @@ struct collect {
 	size_t          nlines;
 	size_t          stdout_bytes;
 	int             cap_noted; /* a MODULE line told of the output cap */
+	int             nartifacts;
+	char            art_name[160];
+	uint64_t        art_size;
+	uint8_t         art_hash[32];
 };
 
 static void
@@ -106,6 +112,15 @@ collect_cb(void *arg, const Vsm__TaskEvent *ev)
 			c->streams[c->nlines] = ev->log->stream;
 			c->lines[c->nlines++] = strdup(ev->log->line);
 		}
+		break;
+	case VSM__TASK_EVENT__KIND_ARTIFACT:
+		c->nartifacts++;
+		snprintf(
+		    c->art_name, sizeof(c->art_name), "%s", ev->artifact->name);
+		c->art_size = ev->artifact->size;
+		if (ev->artifact->blake2b.len == sizeof(c->art_hash))
+			memcpy(c->art_hash, ev->artifact->blake2b.data,
+			    sizeof(c->art_hash));
 		break;
 	case VSM__TASK_EVENT__KIND_RESULT:
 		c->nresults++;
@@ -522,6 +537,71 @@ test_cancel_ends_cancelled(void **state)
 	collect_free(&c);
 }
 
+/*
+ * test.artifact writes a file into the task's artifact directory and
+ * announces it with its BLAKE2b; the runner passes the announcement on.
+ * A child that announces a file that is not there as said is a protocol
+ * error; a name that climbs out is refused by the module; a runner with
+ * no artifact directory gives the task none.
+ */
+static void
+test_artifacts_announced_only_when_true(void **state)
+{
+	static const char *const good[] = {"size=100000", "name=a.bin", NULL};
+	static const char *const lie[] = {
+	    "size=1000", "name=b.bin", "lie=true", NULL};
+	static const char *const climb[] = {"name=../c.bin", NULL};
+	struct runner_config     cfg;
+	struct runner           *r;
+	struct collect           c;
+	struct vsm_err           err;
+	char                     dir[] = "/tmp/vsm-art-XXXXXX", path[128];
+	char                     rm[160];
+	uint8_t                  h[32];
+	int                      fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.task_path = VSM_TASK_TEST_PATH;
+	cfg.artifact_dir = dir;
+	cfg.grace_ms = 1000;
+	assert_non_null(r = runner_new(&cfg, &err));
+
+	run_task(r, &c, "test.artifact", NULL, good);
+	assert_int_equal(c.status, VSM__TASK_STATUS__TASK_OK);
+	assert_int_equal(c.nartifacts, 1);
+	assert_string_equal(c.art_name, "a.bin");
+	assert_int_equal(c.art_size, 100000);
+	snprintf(path, sizeof(path), "%s/task-1/a.bin", dir);
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	assert_int_equal(vsm_hash_file(fd, 100000, h, &err), 0);
+	close(fd);
+	assert_memory_equal(h, c.art_hash, sizeof(h));
+	collect_free(&c);
+
+	run_task(r, &c, "test.artifact", NULL, lie);
+	assert_int_equal(c.status, VSM__TASK_STATUS__TASK_ERROR);
+	assert_non_null(strstr(c.error, "protocol error"));
+	assert_int_equal(c.nartifacts, 0);
+	collect_free(&c);
+
+	run_task(r, &c, "test.artifact", NULL, climb);
+	assert_int_equal(c.status, VSM__TASK_STATUS__TASK_ERROR);
+	assert_non_null(strstr(c.error, "artifact name"));
+	assert_int_equal(c.nartifacts, 0);
+	collect_free(&c);
+	runner_free(r);
+
+	/* The fixture's runner has no artifact directory. */
+	run_task(*state, &c, "test.artifact", NULL, good);
+	assert_int_equal(c.status, VSM__TASK_STATUS__TASK_ERROR);
+	assert_non_null(strstr(c.error, "keeps no artifacts"));
+	collect_free(&c);
+	snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+	assert_int_equal(system(rm), 0);
+}
+
 static void
 test_crash_reports_signal_and_runner_survives(void **state)
 {
@@ -782,6 +862,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_list_modules_prints_the_table),
+	    cmocka_unit_test_setup_teardown(
+	        test_artifacts_announced_only_when_true, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ping_ok, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_sys_modules_return_numbers, setup, teardown),
