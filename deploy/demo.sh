@@ -36,7 +36,10 @@ fi
 cd "$top"
 ./deploy/install-deps.sh
 echo "== build (build/)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# Options set explicitly: a build/ configured by hand (sanitizers, fuzzing)
+# must not leak into the demo.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVSM_SANITIZE=OFF \
+	-DVSM_FUZZ=OFF >/dev/null
 cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 
 demo=${VSM_DEMO_DIR:-$(mktemp -d /tmp/vsm-demo.XXXXXX)}
