@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "chan.h"
+#include "listen_backlog.h"
 #include "log.h"
 #include "map.h"
 
@@ -583,6 +584,7 @@ vsm_server_start(struct vsm_server **srvp, const struct vsm_server_config *cfg,
     struct vsm_err *err)
 {
 	struct vsm_server *srv;
+	nng_listener       l;
 	size_t             maxmsg;
 	unsigned           i;
 	int                rv;
@@ -629,11 +631,16 @@ vsm_server_start(struct vsm_server **srvp, const struct vsm_server_config *cfg,
 			goto fail;
 		}
 	}
-	if ((rv = nng_listen(srv->sock, cfg->url, NULL, 0)) != 0) {
+	if ((rv = nng_listen(srv->sock, cfg->url, &l, 0)) != 0) {
 		vsm_err_set(
 		    err, "listen on %s: %s", cfg->url, nng_strerror(rv));
 		goto fail;
 	}
+	/* nng's 128 overflows when a fleet reconnects at once. */
+	if (strncmp(cfg->url, "tcp", 3) == 0 &&
+	    vsm_listen_backlog(l, VSM_LISTEN_BACKLOG) == 0)
+		log_warnx(
+		    "channel: %s: accept queue left at nng's 128", cfg->url);
 	for (i = 0; i < srv->nwork; i++)
 		work_cb(&srv->works[i]);
 	*srvp = srv;

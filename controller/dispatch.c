@@ -17,6 +17,7 @@
 #include "selector.h"
 
 #define DISPATCH_ERR_STORE 503
+#define DISPATCH_BATCH     512 /* held polls claimed in one transaction */
 
 void
 dispatch_wire_id(const struct store_task *t, char *buf, size_t len)
@@ -95,36 +96,18 @@ dispatch_task_free(Vsm__Task *pt)
 }
 
 /*
- * Answer req now if there is work (or force): 1 when answered (req is
- * gone), 0 when there is nothing to send (req untouched).
+ * Answer req with the tasks tv[0..nt) and the cancels (whose strings this
+ * frees); req is gone afterwards. Borrows tv.
  */
-static int
-dispatch_try(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
-    unsigned slots, int force)
+static void
+dispatch_reply(struct vsm_srv_req *req, int64_t host_id,
+    const struct store_task *tv, size_t nt, char **cancel, size_t nc)
 {
-	Vsm__Envelope      env = VSM__ENVELOPE__INIT;
-	Vsm__PollReply     pr = VSM__POLL_REPLY__INIT;
-	struct store_task *tv = NULL;
-	struct vsm_err     err;
-	char             **cancel = NULL, wire[STORE_ID_LEN + 16];
-	size_t             i, nt = 0, nc;
+	Vsm__Envelope  env = VSM__ENVELOPE__INIT;
+	Vsm__PollReply pr = VSM__POLL_REPLY__INIT;
+	char           wire[STORE_ID_LEN + 16];
+	size_t         i;
 
-	nc = registry_cancel_take(cd->reg, host_id, &cancel);
-	if (slots > CTLD_POLL_MAX)
-		slots = CTLD_POLL_MAX;
-	if (slots > 0 &&
-	    store_task_next(cd->st, host_id, cd->cfg->agent_concurrency, slots,
-	        ctld_now(), &tv, &nt, &err) == -1) {
-		log_warnx(
-		    "host %lld: task_next: %s", (long long)host_id, err.msg);
-		nt = 0;
-		if (!force && nc == 0) {
-			agents_reply_error(req, DISPATCH_ERR_STORE, err.msg);
-			return (1);
-		}
-	}
-	if (nt == 0 && nc == 0 && !force)
-		return (0);
 	if (nt > 0 && (pr.tasks = calloc(nt, sizeof(*pr.tasks))) == NULL)
 		nt = 0; /* not acked: the sweep offers them again */
 	for (i = 0; i < nt; i++) {
@@ -136,8 +119,8 @@ dispatch_try(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
 		pr.tasks[pr.n_tasks++] = pt;
 		dispatch_wire_id(&tv[i], wire, sizeof(wire));
 		pt->id = strdup(wire);
-		pt->job_id = tv[i].job_id;
-		pt->module = tv[i].module;
+		pt->job_id = (char *)tv[i].job_id;
+		pt->module = (char *)tv[i].module;
 		pt->deadline_ms = (uint64_t)tv[i].deadline_at;
 		pt->timeout_s = (uint32_t)((tv[i].timeout_ms + 999) / 1000);
 		if (pt->id == NULL || dispatch_params(&tv[i], pt) == -1)
@@ -156,6 +139,38 @@ dispatch_try(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
 	for (i = 0; i < nc; i++)
 		free(cancel[i]);
 	free(cancel);
+}
+
+/*
+ * Answer req now if there is work (or force): 1 when answered (req is
+ * gone), 0 when there is nothing to send (req untouched).
+ */
+static int
+dispatch_try(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
+    unsigned slots, int force)
+{
+	struct store_task *tv = NULL;
+	struct vsm_err     err;
+	char             **cancel = NULL;
+	size_t             nt = 0, nc;
+
+	nc = registry_cancel_take(cd->reg, host_id, &cancel);
+	if (slots > CTLD_POLL_MAX)
+		slots = CTLD_POLL_MAX;
+	if (slots > 0 &&
+	    store_task_next(cd->st, host_id, cd->cfg->agent_concurrency, slots,
+	        ctld_now(), &tv, &nt, &err) == -1) {
+		log_warnx(
+		    "host %lld: task_next: %s", (long long)host_id, err.msg);
+		nt = 0;
+		if (!force && nc == 0) {
+			agents_reply_error(req, DISPATCH_ERR_STORE, err.msg);
+			return (1);
+		}
+	}
+	if (nt == 0 && nc == 0 && !force)
+		return (0);
+	dispatch_reply(req, host_id, tv, nt, cancel, nc);
 	store_tasks_free(tv, nt);
 	return (1);
 }
@@ -207,6 +222,52 @@ dispatch_wake(struct ctld *cd, int64_t host_id)
 
 	if ((req = registry_take(cd->reg, host_id, &slots)) != NULL)
 		dispatch_answer(cd, host_id, req, slots, 0);
+}
+
+/*
+ * Wake the held polls of hosts ids[0..n) (a new job): their claims go to
+ * the store DISPATCH_BATCH at a time, one transaction each, instead of
+ * one commit per host. A host whose claim fails, or that has nothing
+ * after all, takes the one-host path (which holds the poll again).
+ */
+static void
+dispatch_wake_many(struct ctld *cd, const int64_t *ids, size_t n)
+{
+	struct store_claim  cv[DISPATCH_BATCH];
+	struct vsm_srv_req *req[DISPATCH_BATCH];
+	unsigned            slots[DISPATCH_BATCH];
+	struct vsm_err      err;
+	char              **cancel;
+	size_t              i, k, nc, off;
+
+	for (off = 0; off < n; off += DISPATCH_BATCH) {
+		k = 0;
+		for (i = off; i < n && i < off + DISPATCH_BATCH; i++) {
+			if ((req[k] = registry_take(
+			         cd->reg, ids[i], &slots[k])) == NULL)
+				continue;
+			memset(&cv[k], 0, sizeof(cv[k]));
+			cv[k].host_id = ids[i];
+			cv[k].max =
+			    slots[k] > CTLD_POLL_MAX ? CTLD_POLL_MAX : slots[k];
+			k++;
+		}
+		if (store_task_next_many(cd->st, cv, k,
+		        cd->cfg->agent_concurrency, ctld_now(), &err) == -1)
+			log_warnx("dispatch: %s", err.msg);
+		for (i = 0; i < k; i++) {
+			if (cv[i].failed || cv[i].ntasks == 0) {
+				dispatch_answer(
+				    cd, cv[i].host_id, req[i], slots[i], 0);
+				continue;
+			}
+			nc = registry_cancel_take(
+			    cd->reg, cv[i].host_id, &cancel);
+			dispatch_reply(req[i], cv[i].host_id, cv[i].tasks,
+			    cv[i].ntasks, cancel, nc);
+			store_tasks_free(cv[i].tasks, cv[i].ntasks);
+		}
+	}
 }
 
 /* A host's labels (JSON object text) as vsm_label pointers into *o. */
@@ -290,8 +351,7 @@ dispatch_job_create(struct ctld *cd, const struct store_actor *who,
 		goto out;
 	log_info("job %s: %s on %zu hosts (%s) by %s", job_id, module, n,
 	    target, who->who);
-	for (i = 0; i < n; i++)
-		dispatch_wake(cd, ids[i]);
+	dispatch_wake_many(cd, ids, n);
 	*nhosts = n;
 	ret = 0;
 out:

@@ -668,6 +668,24 @@ store_task_next(struct store *st, int64_t host_id, unsigned limit, unsigned max,
 }
 
 int
+store_task_next_many(struct store *st, struct store_claim *cv, size_t n,
+    unsigned limit, int64_t now, struct vsm_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		cv[i].tasks = NULL;
+		cv[i].ntasks = 0;
+		cv[i].failed = 0;
+		if (cv[i].max > STORE_LIST_MAX)
+			cv[i].max = STORE_LIST_MAX;
+	}
+	if (limit == 0 || n == 0)
+		return (0);
+	return (st->be->task_next_many(st->db, cv, n, limit, now, err));
+}
+
+int
 store_task_ack(struct store *st, int64_t host_id, const char *task_id,
     int64_t now, struct vsm_err *err)
 {

@@ -280,6 +280,22 @@ int store_task_list(struct store *st, const char *job_id,
  * more than `limit` sent or running at once. The tasks become sent (with
  * deadline now + timeout) in one transaction. store_tasks_free(*out, *n).
  */
+/* One host's part of store_task_next_many. */
+struct store_claim {
+	int64_t            host_id;
+	unsigned           max;    /* as store_task_next's max */
+	struct store_task *tasks;  /* out: store_tasks_free(tasks, ntasks) */
+	size_t             ntasks; /* out */
+	int                failed; /* out: this host's claim was refused */
+};
+/*
+ * store_task_next for many hosts in one transaction, so a fan-out to
+ * thousands of polls commits once. A host whose claim fails is marked
+ * failed and claims nothing; the others go on. -1 (err set, nothing
+ * claimed) only when the transaction itself fails.
+ */
+int store_task_next_many(struct store *st, struct store_claim *cv, size_t n,
+    unsigned limit, int64_t now, struct vsm_err *err);
 int store_task_next(struct store *st, int64_t host_id, unsigned limit,
     unsigned max, int64_t now, struct store_task **out, size_t *n,
     struct vsm_err *err);
@@ -480,6 +496,8 @@ struct store_backend {
 	int (*task_next)(void *db, int64_t host_id, unsigned limit,
 	    unsigned max, int64_t now, struct store_task **, size_t *,
 	    struct vsm_err *);
+	int (*task_next_many)(void *db, struct store_claim *, size_t n,
+	    unsigned limit, int64_t now, struct vsm_err *);
 	int (*task_ack)(void *db, int64_t host_id, const char *id, int64_t now,
 	    struct vsm_err *);
 	int (*task_set_state)(void *db, const char *id, enum store_task_state,

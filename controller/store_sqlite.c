@@ -1588,6 +1588,34 @@ out:
 	return (ret);
 }
 
+/* Every claim in one transaction; each host's in a savepoint. */
+static int
+sq_task_next_many(void *db, struct store_claim *cv, size_t n, unsigned limit,
+    int64_t now, struct vsm_err *err)
+{
+	struct sq     *s = db;
+	struct vsm_err e;
+	size_t         i;
+	int            ret;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	for (i = 0; i < n; i++)
+		if (cv[i].max > 0 &&
+		    sq_task_next(db, cv[i].host_id, limit, cv[i].max, now,
+		        &cv[i].tasks, &cv[i].ntasks, &e) == -1)
+			cv[i].failed = 1;
+	ret = tx_end(s, 1, err);
+	if (ret == -1)
+		for (i = 0; i < n; i++) {
+			store_tasks_free(cv[i].tasks, cv[i].ntasks);
+			cv[i].tasks = NULL;
+			cv[i].ntasks = 0;
+			cv[i].failed = 1;
+		}
+	return (ret);
+}
+
 /*
  * The state of task id, on the write connection inside the caller's
  * transaction. host_id > 0 also checks that the task is that host's.
@@ -2075,6 +2103,7 @@ const struct store_backend store_backend_sqlite = {
     .task_get = sq_task_get,
     .task_list = sq_task_list,
     .task_next = sq_task_next,
+    .task_next_many = sq_task_next_many,
     .task_ack = sq_task_ack,
     .task_set_state = sq_task_set_state,
     .task_retry = sq_task_retry,

@@ -2,8 +2,9 @@
 # Run every test of vsm from nothing: install the Debian packages, build
 # with -Werror under AddressSanitizer and UBSan, run ctest (unit and
 # integration tests against real sockets and servers on loopback), run the
-# README's demo (a controller and three agents, stopped afterwards), then
-# build the libFuzzer targets and give each a short, bounded smoke run.
+# README's demo (a controller and three agents, stopped afterwards), a
+# short run of the fleet benchmark, then build the libFuzzer targets and
+# give each a short, bounded smoke run.
 #
 #   VSM_TEST_BUILD   build directory for the sanitizer build (build-test)
 #   VSM_FUZZ_SECONDS seconds per fuzz target (15; 0 skips the smoke run)
@@ -34,6 +35,13 @@ VSM_DEMO_DIR=$demo ./deploy/demo.sh >"$demo.log" 2>&1 ||
 	{ tail -40 "$demo.log"; for f in "$demo"/*/log; do echo "-- $f"; tail -20 "$f"; done; exit 1; }
 grep -E '^ok [0-9]+, ' "$demo.log"
 rm -f "$demo.log"
+
+# The benchmark must keep working; its figures are not judged here.
+echo "== bench smoke (vsm-bench fleet, 50 virtual agents, sanitizers on)"
+"$build/bin/vsm-bench" fleet --agents 50 --rounds 1 --idle 1 >"$demo.bench" 2>&1 ||
+	{ tail -30 "$demo.bench"; exit 1; }
+grep -E '^fan-out' "$demo.bench"
+rm -f "$demo.bench"
 
 secs=${VSM_FUZZ_SECONDS:-15}
 if [ "$secs" -gt 0 ]; then

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench_fleet.h"
 #include "err.h"
 #include "log.h"
 
@@ -23,9 +24,22 @@ struct bench_cmd {
 
 /* bench_channel.c */
 int bench_channel(int, char **, struct vsm_err *);
+/* bench_agent_idle.c */
+int bench_agent_idle(int, char **, struct vsm_err *);
+/* bench_ansible.c */
+int bench_ansible(int, char **, struct vsm_err *);
 
 static const struct bench_cmd cmds[] = {
     {"channel", bench_channel, "channel [--seconds S] [--window W] [--json]"},
+    {"agent-idle", bench_agent_idle,
+        "agent-idle [--seconds S] [--tasks N] [--json]"},
+    {"ansible", bench_ansible,
+        "ansible [--hosts N[,N]...] [--forks F] [--json]"},
+    {"fleet", bench_fleet,
+        "fleet [--agents N] [--rounds R] [--idle S] [--no-storm] [--json] "
+        "[--keep]"},
+    {"floor-serve", bench_floor_serve,
+        "floor-serve URL N (the floor's server, started by fleet)"},
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -104,37 +104,6 @@ nap_ms(int ms)
 
 /* --- processes ----------------------------------------------------------- */
 
-/* Spawn argv with stdout and stderr appended to log; the pid or -1. */
-static pid_t
-spawn_logged(char *const argv[], const char *log)
-{
-	posix_spawn_file_actions_t fa;
-	pid_t                      pid;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(
-	    &fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
-		pid = -1;
-	posix_spawn_file_actions_destroy(&fa);
-	return (pid);
-}
-
-/* Run argv to its end, output appended to log; its exit code or -1. */
-static int
-run_wait(char *const argv[], const char *log)
-{
-	pid_t pid;
-	int   st;
-
-	if ((pid = spawn_logged(argv, log)) == -1 ||
-	    waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
-		return (-1);
-	return (WEXITSTATUS(st));
-}
-
 /*
  * The process groups of pid's children (the agent's vsm-task children
  * run in their own groups) into fl.orphans, for the teardown to kill:
@@ -369,13 +338,13 @@ controller_start(void)
 	uint64_t end = now_ms() + WAIT_MS;
 	int      st;
 
-	if ((fl.cpid = spawn_logged(argv, fl.clog)) == -1)
+	if ((fl.cpid = tu_spawn_logged(argv, fl.clog)) == -1)
 		return (-1);
 	while (now_ms() < end) {
 		/* It exits when the port is not free yet: start it again. */
 		if (waitpid(fl.cpid, &st, WNOHANG) == fl.cpid) {
 			nap_ms(200);
-			if ((fl.cpid = spawn_logged(argv, fl.clog)) == -1)
+			if ((fl.cpid = tu_spawn_logged(argv, fl.clog)) == -1)
 				return (-1);
 			continue;
 		}
@@ -415,7 +384,7 @@ fleet_init(void)
 	snprintf(fl.clog, sizeof(fl.clog), "%s/controller.log", fl.dir);
 	tu_loopback_url(fl.url, sizeof(fl.url));
 	snprintf(out, sizeof(out), "%s/init.out", fl.dir);
-	assert_int_equal(run_wait(argv, out), 0);
+	assert_int_equal(tu_run_wait(argv, out), 0);
 	assert_non_null(fp = fopen(out, "r"));
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		sscanf(line, "controller key: %63s", fl.key);
@@ -433,7 +402,7 @@ agent_start(struct agent *a)
 {
 	char *argv[] = {VSM_AGENT_PATH, "run", "--config", a->cfg, NULL};
 
-	assert_true((a->pid = spawn_logged(argv, a->log)) > 0);
+	assert_true((a->pid = tu_spawn_logged(argv, a->log)) > 0);
 }
 
 /*
@@ -478,7 +447,7 @@ agent_add(const char *name, const char *role, const char *token)
 		argv[n++] = (char *)token;
 	}
 	argv[n] = NULL;
-	assert_int_equal(run_wait(argv, a->log), 0);
+	assert_int_equal(tu_run_wait(argv, a->log), 0);
 	file_replace(a->cfg, "heartbeat: 30s", "heartbeat: 1s");
 	/* AddressSanitizer builds of vsm-task need a large address space. */
 	file_replace(a->cfg, "memory: 4GiB", "memory: unlimited");
@@ -572,7 +541,7 @@ fleet_teardown(void **state)
 		if (getenv("VSM_KEEP_TMP") != NULL)
 			fprintf(stderr, "# kept %s\n", fl.dir);
 		else
-			run_wait(argv, "/dev/null");
+			tu_run_wait(argv, "/dev/null");
 	}
 	memset(&fl, 0, sizeof(fl));
 	return (0);

@@ -1,4 +1,8 @@
+#include <sys/wait.h>
+
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +14,8 @@
 #include <sodium.h>
 
 #include "testutil.h"
+
+extern char **environ;
 
 #include <nng/protocol/reqrep0/req.h>
 
@@ -32,6 +38,35 @@ tu_loopback_url(char *buf, size_t cap)
 	}
 	close(fd);
 	snprintf(buf, cap, "tcp://127.0.0.1:%u", ntohs(sin.sin_port));
+}
+
+pid_t
+tu_spawn_logged(char *const argv[], const char *log)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t                      pid;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(
+	    &fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
+		pid = -1;
+	posix_spawn_file_actions_destroy(&fa);
+	return (pid);
+}
+
+int
+tu_run_wait(char *const argv[], const char *log)
+{
+	pid_t pid;
+	int   st;
+
+	if ((pid = tu_spawn_logged(argv, log)) == -1 ||
+	    waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return (-1);
+	return (WEXITSTATUS(st));
 }
 
 int

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <nng/nng.h>
 
@@ -16,6 +17,14 @@
 
 /* A tcp://127.0.0.1:PORT URL with a port nothing listens on right now. */
 void tu_loopback_url(char *buf, size_t cap);
+
+/*
+ * Spawn argv (argv[0] a path) with stdin /dev/null and stdout and stderr
+ * appended to log; the pid, or -1.
+ */
+pid_t tu_spawn_logged(char *const argv[], const char *log);
+/* Run argv to its end, output appended to log; its exit code or -1. */
+int tu_run_wait(char *const argv[], const char *log);
 
 /* Poll `cond(arg)` every 10 ms for up to ms; returns its last value. */
 int tu_wait(int (*cond)(void *), void *arg, int ms);

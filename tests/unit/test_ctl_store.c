@@ -514,6 +514,53 @@ job_fans_out_in_one_transaction(void **state)
 	sqlite3_close(db);
 }
 
+/*
+ * A fan-out claims for many hosts in one transaction: each host gets at
+ * most its max and at most `limit` in flight, a host with nothing queued
+ * gets nothing, and what was claimed is sent (a second claim finds only
+ * what is left).
+ */
+static void
+task_next_many_claims_per_host_in_one_go(void **state)
+{
+	struct fx         *f = *state;
+	struct vsm_err     err = {""};
+	int64_t            h[3];
+	char               j[3][STORE_ID_LEN + 1];
+	struct store_claim cv[3];
+	int                i;
+
+	h[0] = make_host(f->st, "db-1");
+	h[1] = make_host(f->st, "db-2");
+	h[2] = make_host(f->st, "app-1");
+	for (i = 0; i < 3; i++)
+		make_job(f->st, h, 2, j[i]); /* 3 tasks each on db-1, db-2 */
+	memset(cv, 0, sizeof(cv));
+	for (i = 0; i < 3; i++) {
+		cv[i].host_id = h[i];
+		cv[i].max = 4;
+	}
+	cv[1].max = 1;
+	assert_int_equal(store_task_next_many(f->st, cv, 3, 2, NOW, &err), 0);
+	assert_int_equal(cv[0].ntasks, 2); /* the limit */
+	assert_int_equal(cv[1].ntasks, 1); /* its max */
+	assert_int_equal(cv[2].ntasks, 0); /* nothing queued */
+	for (i = 0; i < 3; i++) {
+		assert_false(cv[i].failed);
+		if (cv[i].ntasks > 0) {
+			assert_int_equal(cv[i].tasks[0].state, STORE_TASK_SENT);
+			assert_int_equal(
+			    cv[i].tasks[0].deadline_at, NOW + 60000);
+		}
+		store_tasks_free(cv[i].tasks, cv[i].ntasks);
+	}
+	assert_int_equal(store_task_next_many(f->st, cv, 3, 2, NOW, &err), 0);
+	assert_int_equal(cv[0].ntasks, 0); /* two in flight already */
+	assert_int_equal(cv[1].ntasks, 1);
+	for (i = 0; i < 3; i++)
+		store_tasks_free(cv[i].tasks, cv[i].ntasks);
+}
+
 static void
 task_next_respects_limit_and_states(void **state)
 {
@@ -1015,6 +1062,8 @@ main(void)
 	        host_hello_needs_accepted_key, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        job_fans_out_in_one_transaction, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        task_next_many_claims_per_host_in_one_go, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        task_next_respects_limit_and_states, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

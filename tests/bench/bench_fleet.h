@@ -1,0 +1,33 @@
+/*
+ * bench_fleet.h: what bench_fleet.c and bench_floor.c share.
+ */
+#ifndef VSM_BENCH_FLEET_H
+#define VSM_BENCH_FLEET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct floor_result {
+	uint64_t *at; /* ms from the first task out to each result in */
+	size_t    n;
+	uint64_t  server_rss_kib;
+};
+
+/*
+ * The bare nng floor for n sockets (bench_floor.c): a server child, n
+ * REQ clients here. 0 with *out filled (free out->at), or -1 with err.
+ */
+int bench_floor_run(unsigned n, struct floor_result *out, struct vsm_err *err);
+/* `vsm-bench fleet`: the subcommand (bench_fleet.c). */
+int bench_fleet(int argc, char **argv, struct vsm_err *err);
+/* `vsm-bench floor-serve URL N`: the floor's server side. */
+int bench_floor_serve(int argc, char **argv, struct vsm_err *err);
+/*
+ * Raise RLIMIT_NOFILE to its hard limit. The limit now, or -1 with err
+ * (if given) set.
+ */
+int bench_raise_nofile(struct vsm_err *err);
+
+#endif /* VSM_BENCH_FLEET_H */
