@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -267,6 +268,8 @@ heartbeat_main(void *arg)
 			vsm__envelope__free_unpacked(rep, NULL);
 			rep = NULL;
 		}
+		/* Give back the pages frees left in the arena (main.c). */
+		malloc_trim(0);
 		if (agent_sleep(a, a->cfg->heartbeat_ms) == -1)
 			break;
 	}

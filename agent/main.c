@@ -4,6 +4,7 @@
  * operation, 2 bad usage, with one line on stderr for every error.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,6 +46,23 @@ cmd_help(int argc, char **argv)
 	return (0);
 }
 
+/*
+ * One malloc arena for the whole daemon, set before any thread exists.
+ * glibc gives every thread that allocates an arena of its own (up to 8
+ * per core) and an arena keeps what its frees leave: the agent's threads
+ * and nng's made about a dozen, tens of KiB resident each when idle, and
+ * after an upload each kept its 1 MiB chunk buffers (20 MiB and more).
+ * The agent allocates little and rarely at once, so one lock costs
+ * nothing; and one arena is one heap that malloc_trim() empties: the
+ * sender, the uploader and the heartbeat trim it when the agent goes
+ * idle (docs/benchmarks.md, agent-idle).
+ */
+static void
+agent_malloc_init(void)
+{
+	mallopt(M_ARENA_MAX, 1);
+}
+
 int
 agent_cmd_run(int argc, char **argv)
 {
@@ -84,6 +102,7 @@ agent_cmd_run(int argc, char **argv)
 		                 : "unexpected argument");
 		return (2);
 	}
+	agent_malloc_init();
 	vsm_log_init("vsm-agent", VSM_LOG_INFO, 0);
 	if (vsm_agent_config_load(path, &cfg, &err) == -1) {
 		fprintf(stderr, "vsm-agent: %s\n", err.msg);

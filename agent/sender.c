@@ -8,6 +8,7 @@
  * next window, so after a lost connection, a controller restart or an
  * agent restart everything still in the spool is re-sent.
  */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,17 +149,27 @@ sender_main(void *arg)
 {
 	struct agent *a = arg;
 	uint64_t      gen, seen;
-	int           rv;
+	int           rv, sent = 0;
 
 	while ((gen = agent_wait_link(a)) != 0) {
 		pthread_mutex_lock(&a->mtx);
 		seen = a->spooled;
 		pthread_mutex_unlock(&a->mtx);
-		if ((rv = send_window(a, gen)) == 1)
+		if ((rv = send_window(a, gen)) == 1) {
+			sent = 1;
 			continue;
+		}
 		if (rv == -1) {
 			agent_sleep(a, 1000);
 			continue;
+		}
+		/*
+		 * The spool has drained: the tasks that filled it are over.
+		 * Give the pages their buffers used back (main.c).
+		 */
+		if (sent) {
+			malloc_trim(0);
+			sent = 0;
 		}
 		/* Idle: wait for an append (or look again in a while). */
 		agent_wait_change(a, &a->spooled, seen, SENDER_IDLE);

@@ -1,5 +1,9 @@
 /*
  * taskdb.c: the record of task ids seen and their results (taskdb.h).
+ *
+ * Only the ids are held in memory; a result stays in the file, and an
+ * entry knows where its hex starts. The agent keeps a week of tasks: with
+ * the results in memory its heap grew by a kilobyte or more per task run.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -20,19 +24,20 @@
 
 struct tdb_ent {
 	uint64_t        h;
-	uint64_t        ms; /* time of the last record about it */
-	uint8_t        *res;
-	size_t          rlen;
+	uint64_t        ms;   /* time of the last record about it */
+	off_t           roff; /* done: where its result's hex is in the file */
+	uint32_t        rlen; /* done: bytes of the result (hex is twice) */
 	int             done;
 	struct tdb_ent *prev, *next; /* oldest first */
-	char            id[TASKDB_ID_MAX + 1];
+	char            id[];        /* TASKDB_ID_MAX bytes at most, + NUL */
 };
 
 struct taskdb {
 	pthread_mutex_t mtx;
 	char            path[PATH_MAX];
-	int             fd;
-	struct vsm_map  map; /* taskdb_hash(id) -> struct tdb_ent */
+	int             fd;   /* the file: appends, and reads of results */
+	off_t           size; /* its length: where the next line starts */
+	struct vsm_map  map;  /* taskdb_hash(id) -> struct tdb_ent */
 	struct tdb_ent *head, *tail;
 	size_t          count;
 	size_t          lines; /* records in the file */
@@ -103,7 +108,6 @@ tdb_remove(struct taskdb *db, struct tdb_ent *e)
 	tdb_unlink(db, e);
 	vsm_map_del(&db->map, e->h);
 	db->count--;
-	free(e->res);
 	free(e);
 }
 
@@ -121,12 +125,13 @@ static struct tdb_ent *
 tdb_add(struct taskdb *db, const char *id, uint64_t ms)
 {
 	struct tdb_ent *e, *old;
+	size_t          len = strlen(id);
 
-	if ((e = calloc(1, sizeof(*e))) == NULL)
+	if ((e = calloc(1, sizeof(*e) + len + 1)) == NULL)
 		return (NULL);
 	e->h = taskdb_hash(id);
 	e->ms = ms;
-	snprintf(e->id, sizeof(e->id), "%s", id);
+	memcpy(e->id, id, len + 1);
 	if ((old = vsm_map_get(&db->map, e->h)) != NULL) {
 		log_warnx("taskdb: ids %s and %s share a hash; forgetting "
 		          "the first",
@@ -162,16 +167,29 @@ hexval(int c)
 	return (-1);
 }
 
-/* Apply one line of the file; a malformed line is skipped (returns -1). */
+/* 1 when the n bytes at hex are lowercase hex digits. */
 static int
-tdb_apply(struct taskdb *db, char *line)
+hex_ok(const char *hex, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (hexval((unsigned char)hex[i]) == -1)
+			return (0);
+	return (1);
+}
+
+/*
+ * Apply one line of the file, which starts at byte off of it; a result
+ * is checked but left in the file. A malformed line is skipped (-1).
+ */
+static int
+tdb_apply(struct taskdb *db, char *line, off_t off)
 {
 	char           *type, *ms_s, *id, *hex, *end, *save = NULL;
 	struct tdb_ent *e;
 	uint64_t        ms;
-	size_t          n, i;
-	uint8_t        *res = NULL;
-	int             hi, lo;
+	size_t          n = 0;
 
 	type = strtok_r(line, " ", &save);
 	ms_s = strtok_r(NULL, " ", &save);
@@ -185,34 +203,20 @@ tdb_apply(struct taskdb *db, char *line)
 		return (-1);
 	if (strcmp(type, "R") == 0) {
 		if (hex == NULL || (n = strlen(hex)) % 2 != 0 ||
-		    n / 2 > TASKDB_RESULT_MAX ||
-		    (res = malloc(n / 2 + 1)) == NULL)
+		    n / 2 > TASKDB_RESULT_MAX || !hex_ok(hex, n))
 			return (-1);
-		for (i = 0; i < n / 2; i++) {
-			if ((hi = hexval(hex[2 * i])) == -1 ||
-			    (lo = hexval(hex[2 * i + 1])) == -1) {
-				free(res);
-				return (-1);
-			}
-			res[i] = (uint8_t)(hi << 4 | lo);
-		}
 	} else if (strcmp(type, "S") != 0 || hex != NULL)
 		return (-1);
-	if ((e = tdb_find(db, id)) == NULL &&
-	    (e = tdb_add(db, id, ms)) == NULL) {
-		free(res);
+	if ((e = tdb_find(db, id)) == NULL && (e = tdb_add(db, id, ms)) == NULL)
 		return (-1);
-	}
-	if (res != NULL && !e->done) {
-		e->res = res;
-		e->rlen = n / 2;
+	if (hex != NULL && !e->done) {
+		e->roff = off + (hex - line);
+		e->rlen = (uint32_t)(n / 2);
 		e->done = 1;
-		res = NULL;
 	}
 	e->ms = ms;
 	tdb_unlink(db, e);
 	tdb_append(db, e);
-	free(res);
 	return (0);
 }
 
@@ -224,6 +228,7 @@ tdb_load(struct taskdb *db, struct vsm_err *err)
 	size_t  cap = 0;
 	ssize_t n;
 	size_t  bad = 0;
+	off_t   off = 0;
 
 	if ((fp = fopen(db->path, "r")) == NULL) {
 		if (errno == ENOENT)
@@ -234,11 +239,13 @@ tdb_load(struct taskdb *db, struct vsm_err *err)
 		/* A line without its newline is torn by a crash: ignored. */
 		if (n == 0 || line[n - 1] != '\n' || n > TASKDB_LINE_MAX) {
 			bad++;
+			off += n;
 			continue;
 		}
 		line[n - 1] = '\0';
-		if (tdb_apply(db, line) == -1)
+		if (tdb_apply(db, line, off) == -1)
 			bad++;
+		off += n;
 	}
 	free(line);
 	fclose(fp);
@@ -248,24 +255,22 @@ tdb_load(struct taskdb *db, struct vsm_err *err)
 	return (0);
 }
 
-/* Format the record of e into buf ("S ..." or "R ..."). Returns its size. */
+/*
+ * The start of e's line into buf: "S ms id\n", or "R ms id " when it has
+ * a result (its hex and the newline follow). Returns its length.
+ */
 static size_t
-tdb_format(const struct tdb_ent *e, char *buf, size_t cap)
+tdb_head(const struct tdb_ent *e, int done, char *buf, size_t cap)
 {
-	static const char hx[] = "0123456789abcdef";
-	size_t            n, i;
+	return ((size_t)snprintf(buf, cap, "%c %llu %s%c", done ? 'R' : 'S',
+	    (unsigned long long)e->ms, e->id, done ? ' ' : '\n'));
+}
 
-	n = (size_t)snprintf(buf, cap, "%c %llu %s", e->done ? 'R' : 'S',
-	    (unsigned long long)e->ms, e->id);
-	if (e->done) {
-		buf[n++] = ' ';
-		for (i = 0; i < e->rlen; i++) {
-			buf[n++] = hx[e->res[i] >> 4];
-			buf[n++] = hx[e->res[i] & 0xf];
-		}
-	}
-	buf[n++] = '\n';
-	return (n);
+/* Bytes of e's line with a result of rlen bytes (or none). */
+static size_t
+tdb_line_len(const struct tdb_ent *e, size_t rlen, int done)
+{
+	return (2 + 20 + 1 + strlen(e->id) + 1 + (done ? 2 * rlen : 0) + 1);
 }
 
 static int
@@ -307,43 +312,73 @@ fsync_dir(const char *path)
 
 /*
  * Rewrite the file with one line per live entry (temporary file, fsync,
- * rename, fsync of the directory) and reopen it for appending. Called
- * with the lock held (or before the db is shared).
+ * rename, fsync of the directory) and reopen it. Results are copied from
+ * the old file; their new places are taken only once the new file is in
+ * place, so a failure leaves the record as it was. Called with the lock
+ * held (or before the db is shared).
  */
 static int
 tdb_compact(struct taskdb *db, struct vsm_err *err)
 {
 	char            tmp[PATH_MAX + 8];
 	char           *buf = NULL;
+	off_t          *noff = NULL, size = 0;
 	struct tdb_ent *e;
-	int             fd = -1, ret = -1;
-	size_t          n;
+	int             fd = -1, rfd = -1, ret = -1;
+	size_t          n, hexlen, i;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", db->path);
-	if ((buf = malloc(TASKDB_LINE_MAX + 1)) == NULL) {
+	if ((buf = malloc(TASKDB_LINE_MAX + 1)) == NULL ||
+	    (noff = calloc(db->count + 1, sizeof(*noff))) == NULL) {
 		vsm_err_set(err, "out of memory");
 		goto out;
 	}
+	if ((rfd = open(db->path, O_RDONLY | O_CLOEXEC)) == -1 &&
+	    errno != ENOENT)
+		goto fail;
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) ==
 	    -1)
 		goto fail;
-	for (e = db->head; e != NULL; e = e->next) {
-		n = tdb_format(e, buf, TASKDB_LINE_MAX + 1);
+	for (e = db->head, i = 0; e != NULL; e = e->next, i++) {
+		n = tdb_head(e, e->done, buf, TASKDB_LINE_MAX + 1);
+		if (e->done) {
+			hexlen = 2 * (size_t)e->rlen;
+			if (rfd == -1 ||
+			    pread(rfd, buf + n, hexlen, e->roff) !=
+			        (ssize_t)hexlen ||
+			    !hex_ok(buf + n, hexlen)) {
+				vsm_err_set(err,
+				    "taskdb %s: the result of %s cannot be "
+				    "read back",
+				    db->path, e->id);
+				unlink(tmp);
+				goto out;
+			}
+			noff[i] = size + (off_t)n;
+			n += hexlen;
+			buf[n++] = '\n';
+		}
 		if (write_all(fd, buf, n) == -1)
 			goto fail;
+		size += (off_t)n;
 	}
 	if (fsync(fd) == -1 || close(fd) == -1) {
 		fd = -1;
 		goto fail;
 	}
 	fd = -1;
-	if (rename(tmp, db->path) == -1 || fsync_dir(db->path) == -1)
+	if (rename(tmp, db->path) == -1)
 		goto fail;
+	/* The new file is the record now, whatever fails next. */
+	for (e = db->head, i = 0; e != NULL; e = e->next, i++)
+		e->roff = noff[i];
+	db->size = size;
+	db->lines = db->count;
 	if (db->fd != -1)
 		close(db->fd);
-	if ((db->fd = open(db->path, O_WRONLY | O_APPEND | O_CLOEXEC)) == -1)
+	if ((db->fd = open(db->path, O_RDWR | O_APPEND | O_CLOEXEC)) == -1 ||
+	    fsync_dir(db->path) == -1)
 		goto fail;
-	db->lines = db->count;
 	ret = 0;
 	goto out;
 fail:
@@ -352,6 +387,9 @@ fail:
 out:
 	if (fd != -1)
 		close(fd);
+	if (rfd != -1)
+		close(rfd);
+	free(noff);
 	free(buf);
 	return (ret);
 }
@@ -403,6 +441,40 @@ taskdb_close(struct taskdb *db)
 	free(db);
 }
 
+/*
+ * Read e's result back from the file into *resp (malloc'd, caller frees).
+ * 0, or -1 (logged) with *resp NULL. Locked.
+ */
+static int
+tdb_read_result(struct taskdb *db, const struct tdb_ent *e, uint8_t **resp)
+{
+	size_t   hexlen = 2 * (size_t)e->rlen, i;
+	char    *hex = NULL;
+	uint8_t *res = NULL;
+	int      ret = -1;
+
+	*resp = NULL;
+	if ((hex = malloc(hexlen + 1)) == NULL ||
+	    (res = malloc((size_t)e->rlen + 1)) == NULL)
+		goto out;
+	if (pread(db->fd, hex, hexlen, e->roff) != (ssize_t)hexlen ||
+	    !hex_ok(hex, hexlen)) {
+		log_warnx("taskdb %s: the result of %s cannot be read back",
+		    db->path, e->id);
+		goto out;
+	}
+	for (i = 0; i < e->rlen; i++)
+		res[i] = (uint8_t)(hexval((unsigned char)hex[2 * i]) << 4 |
+		    hexval((unsigned char)hex[2 * i + 1]));
+	*resp = res;
+	res = NULL;
+	ret = 0;
+out:
+	free(hex);
+	free(res);
+	return (ret);
+}
+
 enum taskdb_state
 taskdb_get(struct taskdb *db, const char *id, uint8_t **resp, size_t *lenp)
 {
@@ -417,30 +489,50 @@ taskdb_get(struct taskdb *db, const char *id, uint8_t **resp, size_t *lenp)
 	if ((e = tdb_find(db, id)) != NULL) {
 		st = e->done ? TASKDB_DONE : TASKDB_RUNNING;
 		if (e->done && resp != NULL &&
-		    (*resp = malloc(e->rlen + 1)) != NULL) {
-			memcpy(*resp, e->res, e->rlen);
+		    tdb_read_result(db, e, resp) == 0 && lenp != NULL)
 			*lenp = e->rlen;
-		}
 	}
 	pthread_mutex_unlock(&db->mtx);
 	return (st);
 }
 
-/* Append e's record durably; compact when the file has grown. Locked. */
+/*
+ * Append e's record durably: "S", or "R" with the result res of len bytes
+ * when res is not NULL, which on success makes e done with its result in
+ * the file. Compacts when the file has grown. 0, or -1 with err set and e
+ * unchanged. Locked.
+ */
 static int
-tdb_write(struct taskdb *db, const struct tdb_ent *e, struct vsm_err *err)
+tdb_write(struct taskdb *db, struct tdb_ent *e, const uint8_t *res, size_t len,
+    struct vsm_err *err)
 {
-	char  *buf;
-	size_t n;
-	int    ret = -1;
+	static const char hx[] = "0123456789abcdef";
+	char             *buf;
+	size_t            n, cap = tdb_line_len(e, len, res != NULL), i, head;
+	int               ret = -1;
 
-	if ((buf = malloc(TASKDB_LINE_MAX + 1)) == NULL)
+	if ((buf = malloc(cap + 1)) == NULL)
 		return (vsm_err_set(err, "out of memory"));
-	n = tdb_format(e, buf, TASKDB_LINE_MAX + 1);
+	n = head = tdb_head(e, res != NULL, buf, cap + 1);
+	if (res != NULL) {
+		for (i = 0; i < len; i++) {
+			buf[n++] = hx[res[i] >> 4];
+			buf[n++] = hx[res[i] & 0xf];
+		}
+		buf[n++] = '\n';
+	}
 	if (write_all(db->fd, buf, n) == -1 || fdatasync(db->fd) == -1) {
 		vsm_err_set(err, "taskdb %s: %s", db->path, strerror(errno));
+		/* Where the next line goes, whatever reached the file. */
+		db->size = lseek(db->fd, 0, SEEK_END);
 		goto out;
 	}
+	if (res != NULL) {
+		e->roff = db->size + (off_t)head;
+		e->rlen = (uint32_t)len;
+		e->done = 1;
+	}
+	db->size += (off_t)n;
 	db->lines++;
 	ret = 0;
 	if (db->lines > 2 * db->count + 1024 && tdb_compact(db, err) == -1)
@@ -468,7 +560,7 @@ taskdb_start(
 		vsm_err_set(err, "out of memory");
 		goto out;
 	}
-	if (tdb_write(db, e, err) == -1) {
+	if (tdb_write(db, e, NULL, 0, err) == -1) {
 		tdb_remove(db, e);
 		goto out;
 	}
@@ -500,24 +592,12 @@ taskdb_finish(struct taskdb *db, const char *id, const uint8_t *res, size_t len,
 		ret = 0;
 		goto out;
 	}
-	if ((e->res = malloc(len + 1)) == NULL) {
-		vsm_err_set(err, "out of memory");
-		goto out;
-	}
-	memcpy(e->res, res, len);
-	e->rlen = len;
-	e->done = 1;
 	e->ms = now_ms;
 	tdb_unlink(db, e);
 	tdb_append(db, e);
-	if (tdb_write(db, e, err) == -1) {
-		/* Not durable: keep it running so a restart reports it. */
-		free(e->res);
-		e->res = NULL;
-		e->rlen = 0;
-		e->done = 0;
+	/* Not durable: it stays running so a restart reports it. */
+	if (tdb_write(db, e, res, len, err) == -1)
 		goto out;
-	}
 	ret = 0;
 out:
 	pthread_mutex_unlock(&db->mtx);

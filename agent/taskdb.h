@@ -3,7 +3,8 @@
  * are idempotency keys).
  *
  * An append-only file of text lines in the data dir, fsync'd on every
- * write and loaded into a hash map at start:
+ * write; its ids are loaded into a hash map at start, while the results
+ * stay in the file and are read back when asked for:
  *
  *	S <unix-ms> <task-id>			the task was started
  *	R <unix-ms> <task-id> <hex>		its final TaskResult (packed)

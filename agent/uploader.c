@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -552,6 +553,8 @@ uploader_main(void *arg)
 			    (f.fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
 				up_one(a, &f);
 				close(f.fd);
+				/* Give back the chunks' memory (main.c). */
+				malloc_trim(0);
 			} else {
 				f.fd = -1;
 				up_give_up(a, &f, "the file is gone");

@@ -57,6 +57,7 @@ struct idle {
 	double           tasks_s; /* the warm-up jobs */
 	double           wall_s;  /* measured */
 	double           cpu_s;   /* utime + stime over wall_s */
+	double           sched_s; /* the same from schedstat (ns) */
 	uint64_t         wakeups; /* context switches over wall_s */
 	uint64_t         rss_min, rss_max, rss_sum, samples;
 	uint64_t         pss_kib;
@@ -219,11 +220,12 @@ static int
 watch(const struct opts *o, pid_t pid, struct idle *r, struct vsm_err *err)
 {
 	struct bp_status st;
-	uint64_t         t0, t, next, ctx0;
+	uint64_t         t0, t, next, ctx0, ns0;
 	double           cpu0, cpu1;
 
 	t0 = bp_mono_ms();
 	cpu0 = bp_cpu_s(pid);
+	ns0 = bp_cpu_ns(pid);
 	ctx0 = bp_ctxsw(pid);
 	r->rss_min = UINT64_MAX;
 	next = t0;
@@ -249,6 +251,7 @@ watch(const struct opts *o, pid_t pid, struct idle *r, struct vsm_err *err)
 	cpu1 = bp_cpu_s(pid);
 	r->wall_s = (double)(bp_mono_ms() - t0) / 1000.0;
 	r->wakeups = bp_ctxsw(pid) - ctx0;
+	r->sched_s = (double)(bp_cpu_ns(pid) - ns0) / 1e9;
 	if (cpu0 < 0 || cpu1 < 0 || bp_status(pid, &r->end) == -1)
 		return (vsm_err_set(err, "the agent died while watched"));
 	r->cpu_s = cpu1 - cpu0;
@@ -324,24 +327,26 @@ print_table(const struct opts *o, const struct idle *r)
 		    "then %u sys.disk jobs, one after the other, in %.1f s\n",
 		    o->tasks, r->tasks_s);
 	printf("watched for %.1f s\n\n", r->wall_s);
-	printf("  RSS (VmRSS)        %6.2f MiB  %5llu KiB  (min %llu, max %llu "
-	       "KiB; goal < 4 MiB)\n",
+	printf("  RSS (VmRSS)    %6.2f MiB %5llu KiB  min %llu, max %llu KiB; "
+	       "goal < 4 MiB\n",
 	    mib(r->end.rss_kib), (unsigned long long)r->end.rss_kib,
 	    (unsigned long long)r->rss_min, (unsigned long long)r->rss_max);
-	printf("  peak (VmHWM)       %6.2f MiB  %5llu KiB\n",
-	    mib(r->end.hwm_kib), (unsigned long long)r->end.hwm_kib);
-	printf("  anonymous / file   %5llu / %llu KiB\n",
+	printf("  peak (VmHWM)   %6.2f MiB %5llu KiB\n", mib(r->end.hwm_kib),
+	    (unsigned long long)r->end.hwm_kib);
+	printf("  anon + file               %llu + %llu KiB\n",
 	    (unsigned long long)r->end.anon_kib,
 	    (unsigned long long)r->end.file_kib);
-	printf("  PSS                %6.2f MiB  %5llu KiB  (shared library "
-	       "pages split between processes)\n",
+	printf("  PSS            %6.2f MiB %5llu KiB  shared pages split among "
+	       "their users\n",
 	    mib(r->pss_kib), (unsigned long long)r->pss_kib);
-	printf("  CPU                %7.4f %%   (%.0f ms in %.1f s; goal < "
-	       "%.1f %%)\n",
-	    cpu_pct(r), r->cpu_s * 1000, r->wall_s, GOAL_CPU_PCT);
-	printf("  threads            %6u\n", r->end.threads);
-	printf("  wake-ups           %6.1f /s  (context switches of all "
-	       "threads)\n",
+	printf(
+	    "  CPU            %8.4f %%        %.0f ms (schedstat %.1f ms) in "
+	    "%.1f s; goal < %.1f %%\n",
+	    cpu_pct(r), r->cpu_s * 1000, r->sched_s * 1000, r->wall_s,
+	    GOAL_CPU_PCT);
+	printf("  threads        %6u\n", r->end.threads);
+	printf("  wake-ups       %8.1f /s      context switches of all "
+	       "threads\n",
 	    r->wall_s > 0 ? (double)r->wakeups / r->wall_s : 0);
 	if (r->by_object != NULL) {
 		printf(
@@ -388,6 +393,7 @@ print_json(const struct opts *o, const struct idle *r, struct vsm_err *err)
 	jset(a, "pss_kib", json_integer((json_int_t)r->pss_kib), &bad);
 	jset(a, "cpu_s", json_real(r->cpu_s), &bad);
 	jset(a, "cpu_pct", json_real(cpu_pct(r)), &bad);
+	jset(a, "cpu_schedstat_s", json_real(r->sched_s), &bad);
 	jset(a, "threads", json_integer(r->end.threads), &bad);
 	jset(a, "wakeups", json_integer((json_int_t)r->wakeups), &bad);
 	jset(a, "rss_by_object",

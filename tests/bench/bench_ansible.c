@@ -274,7 +274,49 @@ which(const char *name, char *buf, size_t len)
 	return (-1);
 }
 
+/* The last line of a log that is not empty into buf ("" if none). */
+static void
+last_line(const char *path, char *buf, size_t len)
+{
+	char  line[512];
+	FILE *fp;
+
+	buf[0] = '\0';
+	if ((fp = fopen(path, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] != '\0')
+			snprintf(buf, len, "%.150s", line);
+	}
+	fclose(fp);
+}
+
 /* --- Ansible ------------------------------------------------------------ */
+
+/*
+ * The Python ansible itself runs on (its #! line), for the hosts too: no
+ * interpreter discovery per host, which would only slow Ansible down.
+ * "auto_silent" (discovery) when that cannot be read.
+ */
+static void
+ansible_python(struct bench *b)
+{
+	char  line[PATH_MAX + 8], *p;
+	FILE *fp;
+
+	snprintf(b->python, sizeof(b->python), "auto_silent");
+	if ((fp = fopen(b->ansible, "r")) == NULL)
+		return;
+	if (fgets(line, sizeof(line), fp) != NULL &&
+	    strncmp(line, "#!", 2) == 0) {
+		p = line + 2 + strspn(line + 2, " \t");
+		p[strcspn(p, " \t\n")] = '\0';
+		if (*p == '/' && access(p, X_OK) == 0)
+			snprintf(b->python, sizeof(b->python), "%s", p);
+	}
+	fclose(fp);
+}
 
 /*
  * Find ansible, installing Debian's ansible-core with apt-get (as root,
@@ -285,6 +327,7 @@ static void
 ansible_find(struct bench *b)
 {
 	char  log[BP_PATH], sudo[PATH_MAX], vfile[BP_PATH], line[256];
+	char  last[200];
 	char *upd[8], *inst[10];
 	int   n = 0, m = 0, root = geteuid() == 0;
 	FILE *fp;
@@ -328,10 +371,11 @@ ansible_find(struct bench *b)
 		if (run_cmd(inst, log, log, ANSIBLE_MS) != 0 &&
 		    (run_cmd(upd, log, log, ANSIBLE_MS) != 0 ||
 		        run_cmd(inst, log, log, ANSIBLE_MS) != 0)) {
+			last_line(log, last, sizeof(last));
 			snprintf(b->no_ansible, sizeof(b->no_ansible),
 			    "ansible is not installed and apt-get install %s "
-			    "failed (%s)",
-			    APT_PACKAGE, log);
+			    "failed%s%s",
+			    APT_PACKAGE, last[0] ? ": " : "", last);
 			b->ansible[0] = '\0';
 			return;
 		}
@@ -358,8 +402,7 @@ ansible_find(struct bench *b)
 		}
 		fclose(fp);
 	}
-	if (which("python3", b->python, sizeof(b->python)) == -1)
-		snprintf(b->python, sizeof(b->python), "auto_silent");
+	ansible_python(b);
 }
 
 /*
@@ -776,10 +819,12 @@ print_table(const struct bench *b)
 		r = &b->runs[i];
 		if (r->vsm.ran)
 			printf("%u hosts: %u agents connected with facts in "
-			       "%.1f s; sys.disk ok %u, warn %u, fail %u; "
-			       "ansible ok %u of %u\n",
+			       "%.1f s; sys.disk ok %u, warn %u, fail %u\n",
 			    r->n, r->n, r->vsm.up_s, r->vsm.ok, r->vsm.warn,
-			    r->vsm.fail, r->ans.ok, r->n);
+			    r->vsm.fail);
+		if (r->ans.ran)
+			printf("%u hosts: ansible ok on %u, exit status %d\n",
+			    r->n, r->ans.ok, r->ans.exit);
 		if (r->ans.error[0] != '\0')
 			printf("! %u hosts, ansible: %s\n", r->n, r->ans.error);
 		if (r->vsm.error[0] != '\0')

@@ -538,11 +538,15 @@ bp_pss_kib(pid_t pid)
 	return (kib);
 }
 
-uint64_t
-bp_ctxsw(pid_t pid)
+/* What one thread's /proc file says (its open stream); 0 if nothing. */
+typedef unsigned long long bp_task_fn(FILE *fp);
+
+/* The sum of fn over every thread's /proc/PID/task/TID/FILE. */
+static uint64_t
+bp_task_sum(pid_t pid, const char *file, bp_task_fn *fn)
 {
-	char               path[128], line[256];
-	unsigned long long v, sum = 0;
+	char               path[128];
+	unsigned long long sum = 0;
 	struct dirent     *de;
 	DIR               *d;
 	FILE              *fp;
@@ -553,20 +557,48 @@ bp_ctxsw(pid_t pid)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%.20s/status",
-		    (int)pid, de->d_name);
+		snprintf(path, sizeof(path), "/proc/%d/task/%.20s/%s", (int)pid,
+		    de->d_name, file);
 		if ((fp = fopen(path, "r")) == NULL)
 			continue;
-		while (fgets(line, sizeof(line), fp) != NULL)
-			if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) ==
-			        1 ||
-			    sscanf(line, "nonvoluntary_ctxt_switches: %llu",
-			        &v) == 1)
-				sum += v;
+		sum += fn(fp);
 		fclose(fp);
 	}
 	closedir(d);
 	return (sum);
+}
+
+static unsigned long long
+bp_task_ctxsw(FILE *fp)
+{
+	char               line[256];
+	unsigned long long v, sum = 0;
+
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1 ||
+		    sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
+			sum += v;
+	return (sum);
+}
+
+static unsigned long long
+bp_task_ns(FILE *fp)
+{
+	unsigned long long ns;
+
+	return (fscanf(fp, "%llu", &ns) == 1 ? ns : 0);
+}
+
+uint64_t
+bp_ctxsw(pid_t pid)
+{
+	return (bp_task_sum(pid, "status", bp_task_ctxsw));
+}
+
+uint64_t
+bp_cpu_ns(pid_t pid)
+{
+	return (bp_task_sum(pid, "schedstat", bp_task_ns));
 }
 
 json_t *

@@ -108,6 +108,12 @@ struct bp_status {
 int bp_status(pid_t pid, struct bp_status *st);
 /* Proportional set size (smaps_rollup) in KiB, or 0 when unknown. */
 uint64_t bp_pss_kib(pid_t pid);
+/*
+ * CPU time of all its live threads so far in ns (schedstat: finer than
+ * the clock ticks of bp_cpu_s, but threads that have ended are not in
+ * it), or 0.
+ */
+uint64_t bp_cpu_ns(pid_t pid);
 /* Context switches of all its live threads so far (wake-ups), or 0. */
 uint64_t bp_ctxsw(pid_t pid);
 /*

@@ -148,6 +148,49 @@ test_count_is_bounded_oldest_first(void **state)
 	taskdb_close(db);
 }
 
+/* Results live in the file: they must be found again after compactions. */
+static void
+test_results_are_read_back_after_compaction(void **state)
+{
+	struct fx           *fx = *state;
+	struct taskdb       *db;
+	struct taskdb_limits lim = {.max_entries = 100};
+	char                 id[32], want[64];
+	uint8_t             *res;
+	size_t               len;
+	int                  i, round;
+
+	assert_int_equal(taskdb_open(fx->path, &lim, T0, &db, NULL), 0);
+	/* 3000 lines for 100 entries: the file is rewritten as it goes. */
+	for (i = 0; i < 1500; i++) {
+		snprintf(id, sizeof(id), "task-%d", i);
+		snprintf(want, sizeof(want), "result of task %d", i);
+		assert_int_equal(
+		    taskdb_start(db, id, T0 + (uint64_t)i, NULL), 0);
+		assert_int_equal(taskdb_finish(db, id, (const uint8_t *)want,
+		                     strlen(want), T0 + (uint64_t)i, NULL),
+		    0);
+	}
+	for (round = 0; round < 2; round++) {
+		for (i = 1400; i < 1500; i++) {
+			snprintf(id, sizeof(id), "task-%d", i);
+			snprintf(want, sizeof(want), "result of task %d", i);
+			assert_int_equal(
+			    taskdb_get(db, id, &res, &len), TASKDB_DONE);
+			assert_non_null(res);
+			assert_int_equal(len, strlen(want));
+			assert_memory_equal(res, want, len);
+			free(res);
+		}
+		assert_int_equal(
+		    taskdb_get(db, "task-0", NULL, NULL), TASKDB_NONE);
+		taskdb_close(db);
+		assert_int_equal(
+		    taskdb_open(fx->path, &lim, T0 + 1500, &db, NULL), 0);
+	}
+	taskdb_close(db);
+}
+
 static void
 test_torn_last_line_is_ignored(void **state)
 {
@@ -215,6 +258,8 @@ main(void)
 	        test_old_entries_are_pruned, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_count_is_bounded_oldest_first, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_results_are_read_back_after_compaction, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_torn_last_line_is_ignored, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
