@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 
+#include "bench_json.h"
 #include "bench_proc.h"
 
 #define SECONDS_DEFAULT 60.0
@@ -356,13 +357,6 @@ print_table(const struct opts *o, const struct idle *r)
 	}
 }
 
-static void
-jset(json_t *o, const char *k, json_t *v, int *bad)
-{
-	if (json_object_set_new(o, k, v) == -1)
-		*bad = 1;
-}
-
 /* The run as one JSON document on stdout; 0 or -1 with err. */
 static int
 print_json(const struct opts *o, const struct idle *r, struct vsm_err *err)
@@ -372,52 +366,49 @@ print_json(const struct opts *o, const struct idle *r, struct vsm_err *err)
 	int     bad = doc == NULL || m == NULL || p == NULL || a == NULL;
 	int     ret = -1;
 
-	jset(m, "nproc", json_integer(r->nproc), &bad);
-	jset(m, "cpu", json_string(r->cpu), &bad);
-	jset(p, "seconds", json_real(o->seconds), &bad);
-	jset(p, "tasks", json_integer(o->tasks), &bad);
-	jset(p, "heartbeat_s", json_integer(30), &bad);
-	jset(a, "version", json_string(VSM_VERSION), &bad);
-	jset(a, "ready_s", json_real(r->ready_s), &bad);
-	jset(a, "tasks_s", json_real(r->tasks_s), &bad);
-	jset(a, "watched_s", json_real(r->wall_s), &bad);
-	jset(a, "rss_kib", json_integer((json_int_t)r->end.rss_kib), &bad);
-	jset(a, "rss_min_kib", json_integer((json_int_t)r->rss_min), &bad);
-	jset(a, "rss_max_kib", json_integer((json_int_t)r->rss_max), &bad);
-	jset(a, "rss_mean_kib",
+	bench_jset(m, "nproc", json_integer(r->nproc), &bad);
+	bench_jset(m, "cpu", json_string(r->cpu), &bad);
+	bench_jset(p, "seconds", json_real(o->seconds), &bad);
+	bench_jset(p, "tasks", json_integer(o->tasks), &bad);
+	bench_jset(p, "heartbeat_s", json_integer(30), &bad);
+	bench_jset(a, "version", json_string(VSM_VERSION), &bad);
+	bench_jset(a, "ready_s", json_real(r->ready_s), &bad);
+	bench_jset(a, "tasks_s", json_real(r->tasks_s), &bad);
+	bench_jset(a, "watched_s", json_real(r->wall_s), &bad);
+	bench_jset(
+	    a, "rss_kib", json_integer((json_int_t)r->end.rss_kib), &bad);
+	bench_jset(
+	    a, "rss_min_kib", json_integer((json_int_t)r->rss_min), &bad);
+	bench_jset(
+	    a, "rss_max_kib", json_integer((json_int_t)r->rss_max), &bad);
+	bench_jset(a, "rss_mean_kib",
 	    json_real(r->samples ? (double)r->rss_sum / (double)r->samples : 0),
 	    &bad);
-	jset(a, "hwm_kib", json_integer((json_int_t)r->end.hwm_kib), &bad);
-	jset(a, "anon_kib", json_integer((json_int_t)r->end.anon_kib), &bad);
-	jset(a, "file_kib", json_integer((json_int_t)r->end.file_kib), &bad);
-	jset(a, "pss_kib", json_integer((json_int_t)r->pss_kib), &bad);
-	jset(a, "cpu_s", json_real(r->cpu_s), &bad);
-	jset(a, "cpu_pct", json_real(cpu_pct(r)), &bad);
-	jset(a, "cpu_schedstat_s", json_real(r->sched_s), &bad);
-	jset(a, "threads", json_integer(r->end.threads), &bad);
-	jset(a, "wakeups", json_integer((json_int_t)r->wakeups), &bad);
-	jset(a, "rss_by_object",
+	bench_jset(
+	    a, "hwm_kib", json_integer((json_int_t)r->end.hwm_kib), &bad);
+	bench_jset(
+	    a, "anon_kib", json_integer((json_int_t)r->end.anon_kib), &bad);
+	bench_jset(
+	    a, "file_kib", json_integer((json_int_t)r->end.file_kib), &bad);
+	bench_jset(a, "pss_kib", json_integer((json_int_t)r->pss_kib), &bad);
+	bench_jset(a, "cpu_s", json_real(r->cpu_s), &bad);
+	bench_jset(a, "cpu_pct", json_real(cpu_pct(r)), &bad);
+	bench_jset(a, "cpu_schedstat_s", json_real(r->sched_s), &bad);
+	bench_jset(a, "threads", json_integer(r->end.threads), &bad);
+	bench_jset(a, "wakeups", json_integer((json_int_t)r->wakeups), &bad);
+	bench_jset(a, "rss_by_object",
 	    r->by_object != NULL ? json_incref(r->by_object) : json_null(),
 	    &bad);
-	jset(doc, "benchmark", json_string("agent-idle"), &bad);
-	jset(doc, "machine", m, &bad);
-	jset(doc, "params", p, &bad);
-	jset(doc, "agent", a, &bad);
-	jset(doc, "goals",
+	bench_jset(doc, "benchmark", json_string("agent-idle"), &bad);
+	bench_jset(doc, "machine", m, &bad);
+	bench_jset(doc, "params", p, &bad);
+	bench_jset(doc, "agent", a, &bad);
+	bench_jset(doc, "goals",
 	    json_pack("{s:i, s:f}", "rss_kib_below", GOAL_RSS_KIB,
 	        "cpu_pct_below", GOAL_CPU_PCT),
 	    &bad);
-	if (bad) {
-		vsm_err_set(err, "out of memory building the JSON document");
+	if (bench_json_print(doc, bad, 6, err) == -1)
 		goto out;
-	}
-	if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) ==
-	        -1 ||
-	    fputc('\n', stdout) == EOF) {
-		vsm_err_set(
-		    err, "writing the JSON document: %s", strerror(errno));
-		goto out;
-	}
 	ret = 0;
 out:
 	json_decref(doc);

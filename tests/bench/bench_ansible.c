@@ -42,6 +42,7 @@
 
 #include <jansson.h>
 
+#include "bench_json.h"
 #include "bench_proc.h"
 
 #define HOSTS_DEFAULT  "20,100"
@@ -836,48 +837,45 @@ print_table(const struct bench *b)
 	}
 }
 
-static void
-jset(json_t *o, const char *k, json_t *v, int *bad)
-{
-	if (json_object_set_new(o, k, v) == -1)
-		*bad = 1;
-}
-
 static json_t *
 run_json(const struct bench *b, const struct run *r, int *bad)
 {
 	json_t *o = json_object(), *a = json_object(), *v = json_object();
 
-	jset(o, "hosts", json_integer(r->n), bad);
-	jset(a, "ran", json_boolean(r->ans.ran), bad);
+	bench_jset(o, "hosts", json_integer(r->n), bad);
+	bench_jset(a, "ran", json_boolean(r->ans.ran), bad);
 	if (r->ans.ran) {
-		jset(a, "seconds", json_real(r->ans.secs), bad);
-		jset(a, "exit", json_integer(r->ans.exit), bad);
-		jset(a, "hosts_ok", json_integer(r->ans.ok), bad);
+		bench_jset(a, "seconds", json_real(r->ans.secs), bad);
+		bench_jset(a, "exit", json_integer(r->ans.exit), bad);
+		bench_jset(a, "hosts_ok", json_integer(r->ans.ok), bad);
 	}
 	if (r->ans.error[0] != '\0' || !r->ans.ran)
-		jset(a, "error",
+		bench_jset(a, "error",
 		    json_string(r->ans.ran ? r->ans.error : b->no_ansible),
 		    bad);
-	jset(v, "ran", json_boolean(r->vsm.ran), bad);
+	bench_jset(v, "ran", json_boolean(r->vsm.ran), bad);
 	if (r->vsm.ran) {
-		jset(v, "agents_up_s", json_real(r->vsm.up_s), bad);
-		jset(v, "run_to_final_ms", json_real(r->vsm.run_ms), bad);
-		jset(v, "controller_ms", json_real(r->vsm.store_ms), bad);
-		jset(v, "controller_first_ms", json_real(r->vsm.first_ms), bad);
-		jset(v, "vsmctl_wait_ms", json_real(r->vsm.vsmctl_ms), bad);
-		jset(v, "vsmctl_exit", json_integer(r->vsm.vsmctl_exit), bad);
-		jset(v, "states",
+		bench_jset(v, "agents_up_s", json_real(r->vsm.up_s), bad);
+		bench_jset(v, "run_to_final_ms", json_real(r->vsm.run_ms), bad);
+		bench_jset(v, "controller_ms", json_real(r->vsm.store_ms), bad);
+		bench_jset(
+		    v, "controller_first_ms", json_real(r->vsm.first_ms), bad);
+		bench_jset(
+		    v, "vsmctl_wait_ms", json_real(r->vsm.vsmctl_ms), bad);
+		bench_jset(
+		    v, "vsmctl_exit", json_integer(r->vsm.vsmctl_exit), bad);
+		bench_jset(v, "states",
 		    json_pack("{s:i, s:i, s:i, s:i}", "ok", r->vsm.ok, "warn",
 		        r->vsm.warn, "fail", r->vsm.fail, "other",
 		        r->vsm.other),
 		    bad);
 	}
 	if (r->vsm.error[0] != '\0')
-		jset(v, "error", json_string(r->vsm.error), bad);
-	jset(o, "ansible", a, bad);
-	jset(o, "vsm", v, bad);
-	jset(o, "ratio", ratio(r) > 0 ? json_real(ratio(r)) : json_null(), bad);
+		bench_jset(v, "error", json_string(r->vsm.error), bad);
+	bench_jset(o, "ansible", a, bad);
+	bench_jset(o, "vsm", v, bad);
+	bench_jset(
+	    o, "ratio", ratio(r) > 0 ? json_real(ratio(r)) : json_null(), bad);
 	return (o);
 }
 
@@ -902,21 +900,12 @@ print_json(const struct bench *b, struct vsm_err *err)
 	for (i = 0; i < b->o.nruns; i++)
 		if (json_array_append_new(runs, run_json(b, &b->runs[i], &bad)))
 			bad = 1;
-	jset(doc, "benchmark", json_string("ansible"), &bad);
-	jset(doc, "machine", m, &bad);
-	jset(doc, "params", p, &bad);
-	jset(doc, "runs", runs, &bad);
-	if (bad) {
-		vsm_err_set(err, "out of memory building the JSON document");
+	bench_jset(doc, "benchmark", json_string("ansible"), &bad);
+	bench_jset(doc, "machine", m, &bad);
+	bench_jset(doc, "params", p, &bad);
+	bench_jset(doc, "runs", runs, &bad);
+	if (bench_json_print(doc, bad, 6, err) == -1)
 		goto out;
-	}
-	if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) ==
-	        -1 ||
-	    fputc('\n', stdout) == EOF) {
-		vsm_err_set(
-		    err, "writing the JSON document: %s", strerror(errno));
-		goto out;
-	}
 	ret = 0;
 out:
 	json_decref(doc);

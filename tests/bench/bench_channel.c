@@ -31,6 +31,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <sodium.h>
 
+#include "bench_json.h"
 #include "chan.h"
 #include "keyfile.h"
 #include "noise.h"
@@ -859,28 +860,17 @@ print_table(const struct opts *o, const struct results *res)
 			    (unsigned long long)res->st.drops[i]);
 }
 
-/*
- * Put v under key k of o, stealing v; a NULL o or v (a failed allocation)
- * sets *bad instead. jansson frees v when it cannot be added.
- */
-static void
-jset(json_t *o, const char *k, json_t *v, int *bad)
-{
-	if (json_object_set_new(o, k, v) == -1)
-		*bad = 1;
-}
-
 static json_t *
 rate_json(const struct rate *r, int *bad)
 {
 	json_t *o = json_object();
 
-	jset(o, "ops", json_integer((json_int_t)r->ops), bad);
-	jset(o, "seconds", json_real(r->secs), bad);
-	jset(o, "per_s", json_real(per_sec(r)), bad);
-	jset(o, "errors", json_integer((json_int_t)r->errors), bad);
+	bench_jset(o, "ops", json_integer((json_int_t)r->ops), bad);
+	bench_jset(o, "seconds", json_real(r->secs), bad);
+	bench_jset(o, "per_s", json_real(per_sec(r)), bad);
+	bench_jset(o, "errors", json_integer((json_int_t)r->errors), bad);
 	if (r->errors > 0)
-		jset(o, "first_error", json_string(r->first_error), bad);
+		bench_jset(o, "first_error", json_string(r->first_error), bad);
 	return (o);
 }
 
@@ -889,10 +879,10 @@ machine_json(const struct machine *m, int *bad)
 {
 	json_t *o = json_object();
 
-	jset(o, "nproc", json_integer(m->nproc), bad);
-	jset(o, "cpu", json_string(m->cpu), bad);
-	jset(o, "nng", json_string(m->nng), bad);
-	jset(o, "libsodium", json_string(m->sodium), bad);
+	bench_jset(o, "nproc", json_integer(m->nproc), bad);
+	bench_jset(o, "cpu", json_string(m->cpu), bad);
+	bench_jset(o, "nng", json_string(m->nng), bad);
+	bench_jset(o, "libsodium", json_string(m->sodium), bad);
 	return (o);
 }
 
@@ -901,12 +891,12 @@ params_json(const struct opts *opt, const struct results *res, int *bad)
 {
 	json_t *o = json_object();
 
-	jset(o, "seconds", json_real(opt->seconds), bad);
-	jset(o, "window", json_integer(opt->window), bad);
-	jset(o, "protocol", json_string(VSM_CHAN_PROTOCOL), bad);
-	jset(o, "encrypted_url", json_string(res->enc_url), bad);
-	jset(o, "raw_url", json_string(res->raw_url), bad);
-	jset(o, "ack_bytes", json_integer(ACK_LEN), bad);
+	bench_jset(o, "seconds", json_real(opt->seconds), bad);
+	bench_jset(o, "window", json_integer(opt->window), bad);
+	bench_jset(o, "protocol", json_string(VSM_CHAN_PROTOCOL), bad);
+	bench_jset(o, "encrypted_url", json_string(res->enc_url), bad);
+	bench_jset(o, "raw_url", json_string(res->raw_url), bad);
+	bench_jset(o, "ack_bytes", json_integer(ACK_LEN), bad);
 	return (o);
 }
 
@@ -915,12 +905,13 @@ handshakes_json(const struct results *res, int *bad)
 {
 	json_t *o = json_object();
 
-	jset(o, "engine_both", rate_json(&res->engine_both, bad), bad);
-	jset(o, "engine_responder", rate_json(&res->engine_resp, bad), bad);
-	jset(o, "loopback_1", rate_json(&res->hs_one, bad), bad);
-	jset(o, "loopback_w", rate_json(&res->hs_many, bad), bad);
-	jset(o, "x25519_dh", rate_json(&res->dh, bad), bad);
-	jset(o, "x25519_base", rate_json(&res->dh_base, bad), bad);
+	bench_jset(o, "engine_both", rate_json(&res->engine_both, bad), bad);
+	bench_jset(
+	    o, "engine_responder", rate_json(&res->engine_resp, bad), bad);
+	bench_jset(o, "loopback_1", rate_json(&res->hs_one, bad), bad);
+	bench_jset(o, "loopback_w", rate_json(&res->hs_many, bad), bad);
+	bench_jset(o, "x25519_dh", rate_json(&res->dh, bad), bad);
+	bench_jset(o, "x25519_base", rate_json(&res->dh_base, bad), bad);
 	return (o);
 }
 
@@ -932,14 +923,15 @@ throughput_json(const struct results *res, int *bad)
 
 	for (i = 0; i < NSIZES; i++) {
 		row = json_object();
-		jset(row, "size", json_integer((json_int_t)sizes[i]), bad);
-		jset(row, "encrypted", rate_json(&res->enc[i], bad), bad);
-		jset(row, "raw", rate_json(&res->raw[i], bad), bad);
-		jset(row, "encrypted_mib_per_s",
+		bench_jset(
+		    row, "size", json_integer((json_int_t)sizes[i]), bad);
+		bench_jset(row, "encrypted", rate_json(&res->enc[i], bad), bad);
+		bench_jset(row, "raw", rate_json(&res->raw[i], bad), bad);
+		bench_jset(row, "encrypted_mib_per_s",
 		    json_real(mib_per_sec(&res->enc[i], sizes[i])), bad);
-		jset(row, "raw_mib_per_s",
+		bench_jset(row, "raw_mib_per_s",
 		    json_real(mib_per_sec(&res->raw[i], sizes[i])), bad);
-		jset(row, "ratio_pct",
+		bench_jset(row, "ratio_pct",
 		    json_real(ratio_pct(&res->enc[i], &res->raw[i])), bad);
 		if (json_array_append_new(a, row) == -1)
 			*bad = 1;
@@ -953,13 +945,13 @@ server_json(const struct vsm_server_stats *st, int *bad)
 	json_t *o = json_object(), *drops = json_object();
 	size_t  i;
 
-	jset(o, "sessions_opened", json_integer((json_int_t)st->handshakes),
-	    bad);
-	jset(o, "requests", json_integer((json_int_t)st->requests), bad);
+	bench_jset(o, "sessions_opened",
+	    json_integer((json_int_t)st->handshakes), bad);
+	bench_jset(o, "requests", json_integer((json_int_t)st->requests), bad);
 	for (i = 0; i < VSM_DROP_MAX; i++)
-		jset(drops, vsm_drop_name(i),
+		bench_jset(drops, vsm_drop_name(i),
 		    json_integer((json_int_t)st->drops[i]), bad);
-	jset(o, "drops", drops, bad);
+	bench_jset(o, "drops", drops, bad);
 	return (o);
 }
 
@@ -971,23 +963,14 @@ print_json(
 	json_t *doc = json_object();
 	int     bad = 0, ret = -1;
 
-	jset(doc, "benchmark", json_string("channel"), &bad);
-	jset(doc, "machine", machine_json(&res->m, &bad), &bad);
-	jset(doc, "params", params_json(opt, res, &bad), &bad);
-	jset(doc, "handshakes", handshakes_json(res, &bad), &bad);
-	jset(doc, "throughput", throughput_json(res, &bad), &bad);
-	jset(doc, "server", server_json(&res->st, &bad), &bad);
-	if (bad) {
-		vsm_err_set(err, "out of memory building the JSON document");
+	bench_jset(doc, "benchmark", json_string("channel"), &bad);
+	bench_jset(doc, "machine", machine_json(&res->m, &bad), &bad);
+	bench_jset(doc, "params", params_json(opt, res, &bad), &bad);
+	bench_jset(doc, "handshakes", handshakes_json(res, &bad), &bad);
+	bench_jset(doc, "throughput", throughput_json(res, &bad), &bad);
+	bench_jset(doc, "server", server_json(&res->st, &bad), &bad);
+	if (bench_json_print(doc, bad, 10, err) == -1)
 		goto out;
-	}
-	if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) ==
-	        -1 ||
-	    fputc('\n', stdout) == EOF) {
-		vsm_err_set(
-		    err, "writing the JSON document: %s", strerror(errno));
-		goto out;
-	}
 	ret = 0;
 out:
 	json_decref(doc);
