@@ -658,6 +658,7 @@ agent_open(struct agent *a, struct vsm_err *err)
 	if (uploader_dir(a, adir, sizeof(adir)) == -1)
 		return (vsm_err_set(err, "data_dir too long"));
 	rc.artifact_dir = adir;
+	rc.config_path = a->cfg->path;
 	uploader_sweep(a);
 	if ((a->runner = runner_new(&rc, err)) == NULL)
 		return (-1);

@@ -73,6 +73,7 @@ struct runner {
 	pthread_mutex_t      mtx;
 	char                 task_path[PATH_MAX];
 	char                 artifact_dir[PATH_MAX]; /* "" : none */
+	char                 config_path[PATH_MAX];  /* "" : none */
 	unsigned             max_tasks;
 	unsigned             nrunning;
 	struct runner_limits limits;
@@ -224,6 +225,12 @@ runner_new(const struct runner_config *cfg, struct vsm_err *err)
 	    (size_t)snprintf(r->artifact_dir, sizeof(r->artifact_dir), "%s",
 	        cfg->artifact_dir) >= sizeof(r->artifact_dir) - 64) {
 		vsm_err_set(err, "runner: artifact directory path too long");
+		goto fail;
+	}
+	if (cfg->config_path != NULL &&
+	    (size_t)snprintf(r->config_path, sizeof(r->config_path), "%s",
+	        cfg->config_path) >= sizeof(r->config_path)) {
+		vsm_err_set(err, "runner: config path too long");
 		goto fail;
 	}
 	if (access(r->task_path, X_OK) == -1) {
@@ -979,6 +986,8 @@ runner_start(struct runner *r, const Vsm__Task *task,
 		spawn.limits = &lim;
 		spawn.max_line = r->max_line;
 		spawn.max_output = r->max_output;
+		if (r->config_path[0] != '\0')
+			spawn.config_path = r->config_path;
 		/* Ids safe as a file name only ("facts:..." is not). */
 		if (r->artifact_dir[0] != '\0' &&
 		    vsm_artifact_name_valid(t->id)) {

@@ -46,7 +46,10 @@ struct runner_config {
 	 * Each task may leave artifacts in ARTIFACT_DIR/TASK_ID (the child
 	 * creates it); NULL: tasks get no artifact directory.
 	 */
-	const char          *artifact_dir;
+	const char *artifact_dir;
+	/* agent.yaml, handed to every child (TaskSpawn.config_path); NULL:
+	 * none, and modules that need it end ERROR. */
+	const char          *config_path;
 	unsigned             max_tasks; /* 0: 4 */
 	struct runner_limits limits;
 	uint32_t             default_timeout_s; /* 0: RUNNER_TIMEOUT_DEFAULT */

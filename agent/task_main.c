@@ -243,6 +243,7 @@ main(int argc, char *argv[])
 		rc = task_finish_error(
 		    ctx, "%s ended without a result", ctx->task->module);
 out:
+	vsm_agent_config_free(ctx->cfg);
 	vsm__task_spawn__free_unpacked(sp, NULL);
 	return (rc == 0 || ctx->finished ? 0 : 1);
 }

@@ -38,7 +38,26 @@
 #define VSM_CFG_OK_CODES_MAX    64   /* ok exit codes of one command */
 #define VSM_CFG_COMMAND_BYTES   (32 * 1024) /* argv and params of one */
 
+#define VSM_CFG_LIST_MAX        64   /* entries in a string list */
+
 #define VSM_DEFAULT_PORT 4650
+
+/* A list of strings read from a YAML sequence (or one scalar). */
+struct vsm_strlist {
+	char **v; /* n strdup'd strings */
+	size_t n;
+};
+
+/* Append a copy of s. 0, or -1 when out of memory. */
+int vsm_strlist_add(struct vsm_strlist *l, const char *s);
+/* Free the strings and the array; the list is left empty. */
+void vsm_strlist_clear(struct vsm_strlist *l);
+/*
+ * 1 when path, absolute and without "..", lies under one of the
+ * directories of l (the directory itself counts): a purely textual test;
+ * callers that open the file also check what it resolves to.
+ */
+int vsm_strlist_has_prefix_dir(const struct vsm_strlist *l, const char *path);
 
 /* Durations and sizes (config_util.c). */
 
@@ -145,6 +164,34 @@ struct vsm_agent_config {
 	struct {
 		char uri[VSM_CFG_CONNINFO_MAX];
 	} mongo;
+	/*
+	 * What the host runs: 1 when agent.yaml has the section, so
+	 * sys.health checks PostgreSQL, Redis and MongoDB only where they
+	 * are (docs/modules.md).
+	 */
+	int has_postgres, has_redis, has_mongo;
+	struct {
+		/* URL prefixes http.check and cert.check may reach. */
+		struct vsm_strlist allow;
+	} http;
+	struct {
+		struct vsm_strlist dirs;       /* logs.scan reads under these */
+		struct vsm_strlist clean_dirs; /* logs.clean deletes under */
+		char auth_log[VSM_CFG_PATH_MAX]; /* auth.failed_logins */
+	} logs;
+	struct {
+		struct vsm_strlist dirs; /* cert.check reads PEM files under */
+	} certs;
+	struct {
+		struct vsm_strlist units; /* systemd units sys.services checks */
+		/* Allowlisted command that prints `docker compose ps
+		 * --format json`; "": none. */
+		char compose_command[VSM_CFG_STR_MAX];
+	} services;
+	struct {
+		char alarms_url[VSM_CFG_URL_MAX];     /* "": no alarm check */
+		char alarms_pointer[VSM_CFG_STR_MAX]; /* JSON pointer */
+	} health;
 	/* Secrets are in the file and group or others can read it. */
 	int secrets_exposed;
 };

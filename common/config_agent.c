@@ -2,6 +2,7 @@
  * config_agent.c: agent.yaml, its keys and defaults, and the commented
  * file `vsm-agent init` writes. docs/config.md documents every key.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <regex.h>
@@ -677,6 +678,127 @@ static const struct vsm_cfg_field mongo_fields[] = {
     {.key = NULL},
 };
 
+/* http.allow: URL prefixes, http:// or https:// only. */
+static int
+check_url_prefix(const char *s, struct vsm_err *err)
+{
+	size_t i;
+
+	if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+		return (vsm_err_set(
+		    err, "expected a prefix starting http:// or https://"));
+	for (i = 0; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+			return (vsm_err_set(err,
+			    "spaces and control characters are "
+			    "not allowed in a URL"));
+	return (0);
+}
+
+/* health.alarms_url: one http:// or https:// URL. */
+static int
+check_http_url(const char *s, struct vsm_err *err)
+{
+	if (s[0] == '\0')
+		return (0);
+	return (check_url_prefix(s, err));
+}
+
+/* A JSON pointer (RFC 6901): "" or "/a/b". */
+static int
+check_json_pointer(const char *s, struct vsm_err *err)
+{
+	if (s[0] != '\0' && s[0] != '/')
+		return (vsm_err_set(
+		    err, "expected a JSON pointer such as /alarms/active"));
+	return (0);
+}
+
+/* services.units: a systemd unit name. */
+static int
+check_unit(const char *s, struct vsm_err *err)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) &&
+		    strchr(":-_.@\\", s[i]) == NULL)
+			return (vsm_err_set(
+			    err, "'%s' is not a systemd unit name", s));
+	if (s[0] == '-' || i > 255)
+		return (vsm_err_set(err, "'%s' is not a systemd unit name", s));
+	return (0);
+}
+
+static const struct vsm_cfg_field http_fields[] = {
+    {.key = "allow",
+        .type = VSM_CFG_T_LIST,
+        .off = A(http.allow),
+        .size = VSM_CFG_URL_MAX,
+        .max = VSM_CFG_LIST_MAX,
+        .check = check_url_prefix},
+    {.key = NULL},
+};
+
+static const struct vsm_cfg_field logs_fields[] = {
+    {.key = "dirs",
+        .type = VSM_CFG_T_LIST,
+        .off = A(logs.dirs),
+        .size = VSM_CFG_PATH_MAX,
+        .max = VSM_CFG_LIST_MAX,
+        .flags = VSM_CFG_LIST_PATHS},
+    {.key = "clean_dirs",
+        .type = VSM_CFG_T_LIST,
+        .off = A(logs.clean_dirs),
+        .size = VSM_CFG_PATH_MAX,
+        .max = VSM_CFG_LIST_MAX,
+        .flags = VSM_CFG_LIST_PATHS},
+    {.key = "auth_log",
+        .type = VSM_CFG_T_PATH,
+        .off = A(logs.auth_log),
+        .size = SZ(logs.auth_log),
+        .flags = VSM_CFG_NONEMPTY},
+    {.key = NULL},
+};
+
+static const struct vsm_cfg_field certs_fields[] = {
+    {.key = "dirs",
+        .type = VSM_CFG_T_LIST,
+        .off = A(certs.dirs),
+        .size = VSM_CFG_PATH_MAX,
+        .max = VSM_CFG_LIST_MAX,
+        .flags = VSM_CFG_LIST_PATHS},
+    {.key = NULL},
+};
+
+static const struct vsm_cfg_field services_fields[] = {
+    {.key = "units",
+        .type = VSM_CFG_T_LIST,
+        .off = A(services.units),
+        .size = 256,
+        .max = VSM_CFG_LIST_MAX,
+        .check = check_unit},
+    {.key = "compose_command",
+        .type = VSM_CFG_T_STR,
+        .off = A(services.compose_command),
+        .size = SZ(services.compose_command)},
+    {.key = NULL},
+};
+
+static const struct vsm_cfg_field health_fields[] = {
+    {.key = "alarms_url",
+        .type = VSM_CFG_T_STR,
+        .off = A(health.alarms_url),
+        .size = SZ(health.alarms_url),
+        .check = check_http_url},
+    {.key = "alarms_pointer",
+        .type = VSM_CFG_T_STR,
+        .off = A(health.alarms_pointer),
+        .size = SZ(health.alarms_pointer),
+        .check = check_json_pointer},
+    {.key = NULL},
+};
+
 static const struct vsm_cfg_field agent_fields[] = {
     {.key = "name",
         .type = VSM_CFG_T_STR,
@@ -720,6 +842,11 @@ static const struct vsm_cfg_field agent_fields[] = {
     {.key = "postgres", .type = VSM_CFG_T_MAP, .sub = postgres_fields},
     {.key = "redis", .type = VSM_CFG_T_MAP, .sub = redis_fields},
     {.key = "mongo", .type = VSM_CFG_T_MAP, .sub = mongo_fields},
+    {.key = "http", .type = VSM_CFG_T_MAP, .sub = http_fields},
+    {.key = "logs", .type = VSM_CFG_T_MAP, .sub = logs_fields},
+    {.key = "certs", .type = VSM_CFG_T_MAP, .sub = certs_fields},
+    {.key = "services", .type = VSM_CFG_T_MAP, .sub = services_fields},
+    {.key = "health", .type = VSM_CFG_T_MAP, .sub = health_fields},
     {.key = NULL},
 };
 
@@ -739,6 +866,21 @@ agent_defaults(struct vsm_agent_config *cfg)
 	cfg->redis.port = 6379;
 	snprintf(cfg->mongo.uri, sizeof(cfg->mongo.uri),
 	    "mongodb://127.0.0.1:27017");
+	snprintf(cfg->logs.auth_log, sizeof(cfg->logs.auth_log),
+	    "/var/log/auth.log");
+	snprintf(cfg->health.alarms_pointer, sizeof(cfg->health.alarms_pointer),
+	    "/active");
+}
+
+/* The list defaults; 0 or -1 when out of memory. */
+static int
+agent_list_defaults(struct vsm_agent_config *cfg)
+{
+	if (vsm_strlist_add(&cfg->logs.dirs, "/var/log") == -1 ||
+	    vsm_strlist_add(&cfg->certs.dirs, "/etc/ssl") == -1 ||
+	    vsm_strlist_add(&cfg->certs.dirs, "/etc/letsencrypt") == -1)
+		return (-1);
+	return (0);
 }
 
 /* Derived defaults and checks across keys, while lines are known. */
@@ -778,6 +920,16 @@ agent_post(struct vsm_cfg_ctx *ctx, yaml_node_t *root, void *base)
 	if (vsm_conninfo_has_secret(cfg->postgres.conninfo) ||
 	    vsm_conninfo_has_secret(cfg->mongo.uri))
 		ctx->secrets = 1;
+	cfg->has_postgres = vsm_cfg_find(ctx, root, "postgres") != NULL;
+	cfg->has_redis = vsm_cfg_find(ctx, root, "redis") != NULL;
+	cfg->has_mongo = vsm_cfg_find(ctx, root, "mongo") != NULL;
+	n = vsm_cfg_find(ctx, root, "services");
+	if (cfg->services.compose_command[0] != '\0' &&
+	    vsm_agent_command_find(cfg, cfg->services.compose_command) == NULL)
+		return (
+		    vsm_cfg_error(ctx, vsm_cfg_find(ctx, n, "compose_command"),
+		        "services.compose_command: no command '%s' in commands",
+		        cfg->services.compose_command));
 	return (0);
 }
 
@@ -786,13 +938,21 @@ vsm_agent_config_load(
     const char *path, struct vsm_agent_config **out, struct vsm_err *err)
 {
 	struct vsm_agent_config *cfg;
+	char                     abs[PATH_MAX];
 	int                      exposed;
 
 	*out = NULL;
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
 		return (vsm_err_set(err, "out of memory"));
 	agent_defaults(cfg);
-	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
+	if (agent_list_defaults(cfg) == -1) {
+		vsm_agent_config_free(cfg);
+		return (vsm_err_set(err, "out of memory"));
+	}
+	/* Absolute: the task children get this path (TaskSpawn). */
+	if (realpath(path, abs) == NULL || strlen(abs) >= sizeof(cfg->path))
+		snprintf(abs, sizeof(abs), "%s", path);
+	snprintf(cfg->path, sizeof(cfg->path), "%s", abs);
 	if (vsm_cfg_load(path, agent_fields, cfg, agent_post, &exposed, err) ==
 	    -1) {
 		vsm_agent_config_free(cfg);
@@ -826,6 +986,11 @@ vsm_agent_config_free(struct vsm_agent_config *cfg)
 
 	if (cfg == NULL)
 		return;
+	vsm_strlist_clear(&cfg->http.allow);
+	vsm_strlist_clear(&cfg->logs.dirs);
+	vsm_strlist_clear(&cfg->logs.clean_dirs);
+	vsm_strlist_clear(&cfg->certs.dirs);
+	vsm_strlist_clear(&cfg->services.units);
 	vsm_cfg_pairs_free(cfg->labels, cfg->nlabels);
 	for (i = 0; i < cfg->ncontrollers; i++)
 		free(cfg->controllers[i]);

@@ -38,12 +38,17 @@ enum vsm_cfg_type {
 	VSM_CFG_T_LOGLEVEL, /* int */
 	VSM_CFG_T_MAP,      /* a nested table in sub, same base */
 	VSM_CFG_T_FN,       /* fn reads the node */
+	VSM_CFG_T_LIST,     /* struct vsm_strlist: a sequence or one scalar
+	                       of at most max strings of size bytes; each
+	                       made absolute with VSM_CFG_LIST_PATHS, checked
+	                       by check when set; replaces the default */
 };
 
 #define VSM_CFG_REQUIRED  0x1
 #define VSM_CFG_SECRET    0x2 /* STR: a non-empty value is a secret */
 #define VSM_CFG_UNLIMITED 0x4 /* numbers: "unlimited" reads as 0 */
 #define VSM_CFG_NONEMPTY  0x8 /* STR/PATH: "" is refused */
+#define VSM_CFG_LIST_PATHS 0x10 /* LIST: entries are paths */
 
 /* Checks the text of a value: 0, or -1 with err set. */
 typedef int vsm_cfg_check_fn(const char *, struct vsm_err *);

@@ -581,6 +581,105 @@ read_string(struct vsm_cfg_ctx *ctx, yaml_node_t *node,
 	return (0);
 }
 
+int
+vsm_strlist_add(struct vsm_strlist *l, const char *s)
+{
+	char **v;
+	char  *d;
+
+	if ((d = strdup(s)) == NULL)
+		return (-1);
+	if ((v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL) {
+		free(d);
+		return (-1);
+	}
+	l->v = v;
+	l->v[l->n++] = d;
+	return (0);
+}
+
+void
+vsm_strlist_clear(struct vsm_strlist *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+int
+vsm_strlist_has_prefix_dir(const struct vsm_strlist *l, const char *path)
+{
+	size_t i, len;
+
+	if (path[0] != '/' || strstr(path, "/../") != NULL ||
+	    (strlen(path) >= 3 && strcmp(path + strlen(path) - 3, "/..") == 0))
+		return (0);
+	for (i = 0; i < l->n; i++) {
+		len = strlen(l->v[i]);
+		while (len > 1 && l->v[i][len - 1] == '/')
+			len--;
+		if (strncmp(path, l->v[i], len) == 0 &&
+		    (path[len] == '\0' || path[len] == '/' || len == 1))
+			return (1);
+	}
+	return (0);
+}
+
+/* A LIST field: a sequence (or one scalar) replacing the default. */
+static int
+read_list(struct vsm_cfg_ctx *ctx, yaml_node_t *node,
+    const struct vsm_cfg_field *f, struct vsm_strlist *l)
+{
+	struct vsm_cfg_field one = *f;
+	yaml_node_item_t    *item;
+	yaml_node_t         *n;
+	size_t               count, mark;
+	char                 buf[VSM_CFG_PATH_MAX], idx[24];
+
+	vsm_strlist_clear(l);
+	if (vsm_cfg_is_null(node))
+		return (0);
+	if (node->type == YAML_SCALAR_NODE)
+		count = 1;
+	else if (node->type == YAML_SEQUENCE_NODE)
+		count = (size_t)(node->data.sequence.items.top -
+		    node->data.sequence.items.start);
+	else
+		return (vsm_cfg_error(ctx, node, "expected a list of %s",
+		    (f->flags & VSM_CFG_LIST_PATHS) ? "paths" : "strings"));
+	if (count > (size_t)f->max)
+		return (
+		    vsm_cfg_error(ctx, node, "more than %lld entries", f->max));
+	one.type =
+	    (f->flags & VSM_CFG_LIST_PATHS) ? VSM_CFG_T_PATH : VSM_CFG_T_STR;
+	one.flags = VSM_CFG_NONEMPTY;
+	if (one.size > sizeof(buf))
+		one.size = sizeof(buf);
+	for (item = node->type == YAML_SCALAR_NODE
+	         ? NULL
+	         : node->data.sequence.items.start;
+	     count > 0; count--) {
+		n = item == NULL ? node
+		                 : yaml_document_get_node(ctx->doc, *item++);
+		if (n == NULL)
+			return (vsm_cfg_error(ctx, node, "broken document"));
+		snprintf(idx, sizeof(idx), "[%zu]", l->n);
+		mark = vsm_cfg_push(ctx, idx);
+		if (read_string(ctx, n, &one, buf) == -1)
+			return (-1);
+		if (vsm_strlist_add(l, buf) == -1)
+			return (vsm_cfg_error(ctx, n, "out of memory"));
+		vsm_cfg_pop(ctx, mark);
+	}
+	return (0);
+}
+
 static int
 read_field(struct vsm_cfg_ctx *ctx, yaml_node_t *node,
     const struct vsm_cfg_field *f, void *base)
@@ -641,6 +740,9 @@ read_field(struct vsm_cfg_ctx *ctx, yaml_node_t *node,
 		return (vsm_cfg_map(ctx, node, f->sub, base));
 	case VSM_CFG_T_FN:
 		return (f->fn(ctx, node, base));
+	case VSM_CFG_T_LIST:
+		return (
+		    read_list(ctx, node, f, (struct vsm_strlist *)(void *)p));
 	}
 	return (vsm_cfg_error(ctx, node, "internal: bad field type"));
 }

@@ -12,7 +12,8 @@ libsodium-dev
 libpq-dev postgresql
 libhiredis-dev redis-server
 libmongoc-dev libbson-dev
-libcurl4-openssl-dev
+libcurl4-openssl-dev libssl-dev
+logrotate
 libsqlite3-dev sqlite3
 libyaml-dev libcyaml-dev
 libjansson-dev

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "artifact.h"
+#include "config.h"
 #include "err.h"
 #include "params.h"
 #include "vsm.pb-c.h"
@@ -24,16 +25,17 @@
 #define TASK_LINE_MARK " [continued]" /* ends every piece of a split line */
 
 struct task_ctx {
-	int                   fd; /* events out: fd 3 */
-	const Vsm__TaskSpawn *spawn;
-	const Vsm__Task      *task;
-	size_t                max_line;
-	uint64_t              max_output;
-	uint64_t              out_bytes;     /* LogLine bytes sent */
-	uint64_t              dropped_bytes; /* over max_output, not sent */
-	uint64_t              dropped_lines;
-	int                   capped; /* max_output reached */
-	int                   finished;
+	int                      fd; /* events out: fd 3 */
+	const Vsm__TaskSpawn    *spawn;
+	const Vsm__Task         *task;
+	size_t                   max_line;
+	uint64_t                 max_output;
+	uint64_t                 out_bytes;     /* LogLine bytes sent */
+	uint64_t                 dropped_bytes; /* over max_output, not sent */
+	uint64_t                 dropped_lines;
+	int                      capped; /* max_output reached */
+	int                      finished;
+	struct vsm_agent_config *cfg; /* task_config() loads it once */
 };
 
 struct task_module {
@@ -53,7 +55,13 @@ struct task_module {
 	void (*cancel)(struct task_ctx *);
 };
 
-/* table.c */
+/*
+ * The binary's module table, NULL-terminated: modules/table.c for vsm-task,
+ * modules/FAMILY/table.c for vsm-task-FAMILY.
+ */
+extern const struct task_module *const task_modules[];
+
+/* task_lookup.c */
 const struct task_module        *task_module_find(const char *name);
 const struct task_module *const *task_module_all(void);
 
@@ -102,6 +110,16 @@ void task_artifact_abort(struct task_artifact *a);
 /* task_ctx.c: the ARTIFACT event itself. */
 int task_emit_artifact(struct task_ctx *ctx, const char *name, uint64_t size,
     const uint8_t hash[VSM_ARTIFACT_HASH_LEN]);
+
+/*
+ * task_config.c: the agent's agent.yaml (TaskSpawn.config_path), loaded
+ * on first use and kept for the task's life. Connections, passwords,
+ * allowed directories and URL prefixes come from here, never from the
+ * task. NULL with err set when the agent sent no path or the file does
+ * not load.
+ */
+const struct vsm_agent_config *task_config(
+    struct task_ctx *ctx, struct vsm_err *err);
 
 /* 1 once SIGTERM arrived (cancel or timeout). */
 int  task_cancelled(void);

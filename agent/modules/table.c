@@ -1,13 +1,15 @@
 /*
- * table.c: every module vsm-task can run. Adding a module is adding a row
- * here and a file. The test-only modules exist only in vsm-task-test (built
- * with -DVSM_TEST_MODULES), never in the production binary.
+ * table.c: the modules of the core vsm-task. Adding a module is adding a
+ * row here and a file. The test-only modules exist only in vsm-task-test
+ * (built with -DVSM_TEST_MODULES), never in the production binary. The
+ * families that link a heavy library have their own binary and table
+ * (modules/FAMILY/table.c; docs/tasks.md).
  */
-#include <string.h>
+#include <stddef.h>
 
 #include "module.h"
 
-static const struct task_module *const task_modules[] = {
+const struct task_module *const task_modules[] = {
     &mod_sys_ping,
     &mod_sys_facts,
     &mod_sys_disk,
@@ -22,25 +24,3 @@ static const struct task_module *const task_modules[] = {
 #endif
     NULL,
 };
-
-const struct task_module *
-task_module_find(const char *name)
-{
-	const struct task_module *const *m;
-	size_t                           len;
-
-	for (m = task_modules; *m != NULL; m++) {
-		len = strlen((*m)->name);
-		if ((*m)->family ? strncmp(name, (*m)->name, len) == 0 &&
-		            name[len] != '\0'
-		                 : strcmp(name, (*m)->name) == 0)
-			return (*m);
-	}
-	return (NULL);
-}
-
-const struct task_module *const *
-task_module_all(void)
-{
-	return (task_modules);
-}

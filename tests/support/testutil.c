@@ -1,7 +1,9 @@
+#define _XOPEN_SOURCE 700 /* nftw */
 #include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <spawn.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -222,4 +224,19 @@ tu_raw_open(struct tu_raw *raw, nng_msg *reply, uint8_t **ptp, size_t *lenp)
 		    raw->sess, f->transport, 1 << 24, ptp, lenp, &why);
 	vsm_frame_free(f);
 	return (ret);
+}
+
+static int
+tu_rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return (remove(p));
+}
+
+int
+tu_rmtree(const char *dir)
+{
+	return (nftw(dir, tu_rm_cb, 16, FTW_DEPTH | FTW_PHYS));
 }

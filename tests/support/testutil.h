@@ -26,6 +26,9 @@ pid_t tu_spawn_logged(char *const argv[], const char *log);
 /* Run argv to its end, output appended to log; its exit code or -1. */
 int tu_run_wait(char *const argv[], const char *log);
 
+/* Remove dir and everything under it (symlinks not followed). 0 or -1. */
+int tu_rmtree(const char *dir);
+
 /* Poll `cond(arg)` every 10 ms for up to ms; returns its last value. */
 int tu_wait(int (*cond)(void *), void *arg, int ms);
 

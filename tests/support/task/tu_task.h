@@ -1,0 +1,54 @@
+/*
+ * tu_task.h: run one task the way the agent does, for the module tests
+ * (tests/integration/test_mod_*.c): a real runner (agent/runner.h), a real
+ * vsm-task binary and an agent.yaml written for the test. Nothing is
+ * mocked; the task's events are collected and handed back.
+ */
+#ifndef VSM_TU_TASK_H
+#define VSM_TU_TASK_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#define TU_TASK_LINES_MAX 1024
+
+struct tu_task_result {
+	int     status; /* Vsm__TaskStatus */
+	int     exit_code;
+	char   *summary;
+	char   *error;
+	json_t *json; /* the result JSON; NULL when there was none */
+	char   *lines[TU_TASK_LINES_MAX]; /* log lines, in order */
+	size_t  nlines;
+};
+
+/*
+ * Write DIR/agent.yaml (mode 0600): the keys every agent.yaml needs, then
+ * extra_yaml (may be NULL) verbatim. path gets the file's path. 0 or -1.
+ */
+int tu_task_config(
+    const char *dir, const char *extra_yaml, char *path, size_t len);
+
+/*
+ * Run module with params kv ("key", "value", ..., NULL; may be NULL)
+ * through a runner started on binary bin (a vsm-task or vsm-task-FAMILY
+ * path) with config_path as the agent's config (may be NULL), and wait
+ * for its result (up to 180 s). 0 with out filled (tu_task_result_free),
+ * or -1 when the task could not be started or never ended.
+ */
+int  tu_task_run(const char *bin, const char *config_path, const char *module,
+     const char *const *kv, int dry_run, struct tu_task_result *out);
+void tu_task_result_free(struct tu_task_result *r);
+
+/* "ok", "warn", "fail", "error", ... for a result status. */
+const char *tu_task_status(int status);
+
+/*
+ * The path of binary name (e.g. "vsm-task-pg") in dir, into buf. Returns
+ * buf.
+ */
+const char *tu_task_bin(
+    const char *dir, const char *name, char *buf, size_t len);
+
+#endif /* VSM_TU_TASK_H */
