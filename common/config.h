@@ -38,7 +38,7 @@
 #define VSM_CFG_OK_CODES_MAX    64   /* ok exit codes of one command */
 #define VSM_CFG_COMMAND_BYTES   (32 * 1024) /* argv and params of one */
 
-#define VSM_CFG_LIST_MAX        64   /* entries in a string list */
+#define VSM_CFG_LIST_MAX 64 /* entries in a string list */
 
 #define VSM_DEFAULT_PORT 4650
 
@@ -183,7 +183,11 @@ struct vsm_agent_config {
 		struct vsm_strlist dirs; /* cert.check reads PEM files under */
 	} certs;
 	struct {
-		struct vsm_strlist units; /* systemd units sys.services checks */
+		struct vsm_strlist
+		    units; /* systemd units sys.services checks */
+		/* Allowlisted command that prints the state of the units
+		 * appended to its argv (systemctl show ...); "": none. */
+		char systemctl_command[VSM_CFG_STR_MAX];
 		/* Allowlisted command that prints `docker compose ps
 		 * --format json`; "": none. */
 		char compose_command[VSM_CFG_STR_MAX];

@@ -778,6 +778,10 @@ static const struct vsm_cfg_field services_fields[] = {
         .size = 256,
         .max = VSM_CFG_LIST_MAX,
         .check = check_unit},
+    {.key = "systemctl_command",
+        .type = VSM_CFG_T_STR,
+        .off = A(services.systemctl_command),
+        .size = SZ(services.systemctl_command)},
     {.key = "compose_command",
         .type = VSM_CFG_T_STR,
         .off = A(services.compose_command),
@@ -930,6 +934,13 @@ agent_post(struct vsm_cfg_ctx *ctx, yaml_node_t *root, void *base)
 		    vsm_cfg_error(ctx, vsm_cfg_find(ctx, n, "compose_command"),
 		        "services.compose_command: no command '%s' in commands",
 		        cfg->services.compose_command));
+	if (cfg->services.systemctl_command[0] != '\0' &&
+	    vsm_agent_command_find(cfg, cfg->services.systemctl_command) ==
+	        NULL)
+		return (vsm_cfg_error(ctx,
+		    vsm_cfg_find(ctx, n, "systemctl_command"),
+		    "services.systemctl_command: no command '%s' in commands",
+		    cfg->services.systemctl_command));
 	return (0);
 }
 
