@@ -3,18 +3,14 @@
  * the controller with backoff and full jitter, the heartbeat thread and a
  * clean stop on SIGTERM or SIGINT.
  */
-#define _GNU_SOURCE /* pipe2 */
 
 #include <sys/statvfs.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,10 +29,8 @@
 #define AGENT_BACKOFF_MAX 30000 /* ms, its cap */
 #define AGENT_SLOW_MIN    30000 /* ms, after REJECTED */
 #define AGENT_SLOW_MAX    (5 * 60000)
-#define AGENT_TICK        250   /* ms between looks at the signal flag */
-#define AGENT_LIST_MS     5000  /* vsm-task --list-modules, start to exit */
-#define AGENT_LIST_BYTES  16384 /* cap on what it prints */
-#define AGENT_CAPS_MAX    256   /* modules, and commands, in the Hello */
+#define AGENT_TICK        250 /* ms between looks at the signal flag */
+#define AGENT_CAPS_MAX    256 /* modules, and commands, in the Hello */
 #define AGENT_HELLO_MAX   VSM_HELLO_MAX
 
 static volatile sig_atomic_t agent_sig;
@@ -331,10 +325,8 @@ agent_cmds(struct agent *a, struct vsm_err *err)
 	return (0);
 }
 
-/* What the Hello says this agent can run; every string is owned here. */
+/* The allowlisted commands the Hello names; every string is owned here. */
 struct agent_caps {
-	char  *modules[AGENT_CAPS_MAX];
-	size_t nmodules;
 	char  *commands[AGENT_CAPS_MAX];
 	size_t ncommands;
 };
@@ -344,170 +336,9 @@ agent_caps_free(struct agent_caps *caps)
 {
 	size_t i;
 
-	for (i = 0; i < caps->nmodules; i++)
-		free(caps->modules[i]);
 	for (i = 0; i < caps->ncommands; i++)
 		free(caps->commands[i]);
-	caps->nmodules = caps->ncommands = 0;
-}
-
-static uint64_t
-agent_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
-/* Add the module names in text (one a line) to caps; bad ones are left out. */
-static void
-agent_caps_parse(char *text, struct agent_caps *caps)
-{
-	char  *line, *save = NULL;
-	size_t i;
-
-	for (line = strtok_r(text, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save)) {
-		if (!vsm_module_name_valid(line)) {
-			log_warnx("vsm-task --list-modules: '%.80s' is not a "
-			          "module name; left out",
-			    line);
-			continue;
-		}
-		for (i = 0; i < caps->nmodules; i++)
-			if (strcmp(caps->modules[i], line) == 0)
-				break;
-		if (i < caps->nmodules)
-			continue;
-		if (caps->nmodules == AGENT_CAPS_MAX) {
-			log_warnx("vsm-task --list-modules: more than %d "
-			          "modules; the rest are left out",
-			    AGENT_CAPS_MAX);
-			return;
-		}
-		if ((caps->modules[caps->nmodules] = strdup(line)) == NULL)
-			return;
-		caps->nmodules++;
-	}
-}
-
-/*
- * Run `path --list-modules` (posix_spawn, no shell, stdin /dev/null, a
- * bare environment) and add what it prints to caps. Blocks for at most
- * AGENT_LIST_MS; a child still running then is killed. 0, or -1 with err
- * set (caps unchanged).
- */
-static int
-agent_list_modules(
-    const char *path, struct agent_caps *caps, struct vsm_err *err)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t          attr;
-	sigset_t                   mask, def;
-	struct pollfd              pfd;
-	char    *argv[] = {(char *)path, "--list-modules", NULL};
-	char    *envp[] = {"PATH=" RUNNER_PATH, "LANG=C", NULL};
-	char    *buf = NULL;
-	size_t   len = 0;
-	uint64_t end = agent_mono_ms() + AGENT_LIST_MS, now;
-	ssize_t  r;
-	pid_t    pid = -1, w;
-	int      fds[2] = {-1, -1}, st = 0, rc, eof = 0, ret = -1;
-
-	if ((buf = malloc(AGENT_LIST_BYTES + 1)) == NULL) {
-		vsm_err_set(err, "out of memory");
-		goto out;
-	}
-	if (pipe2(fds, O_CLOEXEC) == -1) {
-		vsm_err_set(err, "pipe: %s", strerror(errno));
-		goto out;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&mask);
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	posix_spawnattr_setsigmask(&attr, &mask);
-	posix_spawnattr_setsigdefault(&attr, &def);
-	posix_spawnattr_setflags(
-	    &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-	rc = posix_spawn(&pid, path, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	if (rc != 0) {
-		pid = -1;
-		vsm_err_set(err, "%s: %s", path, strerror(rc));
-		goto out;
-	}
-	close(fds[1]);
-	fds[1] = -1;
-	while (!eof) {
-		if ((now = agent_mono_ms()) >= end) {
-			vsm_err_set(err,
-			    "%s --list-modules: no answer in %d ms", path,
-			    AGENT_LIST_MS);
-			goto out;
-		}
-		pfd.fd = fds[0];
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (poll(&pfd, 1, (int)(end - now)) <= 0)
-			continue;
-		r = read(fds[0], buf + len, AGENT_LIST_BYTES - len);
-		if (r == -1 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (r == -1) {
-			vsm_err_set(err, "read: %s", strerror(errno));
-			goto out;
-		}
-		eof = r == 0;
-		len += (size_t)r;
-		if (len == AGENT_LIST_BYTES) {
-			vsm_err_set(err,
-			    "%s --list-modules: more than %d bytes", path,
-			    AGENT_LIST_BYTES);
-			goto out;
-		}
-	}
-	while ((w = waitpid(pid, &st, WNOHANG)) != pid) {
-		if (w == -1 && errno != EINTR) {
-			vsm_err_set(err, "waitpid: %s", strerror(errno));
-			pid = -1;
-			goto out;
-		}
-		if (agent_mono_ms() >= end) {
-			vsm_err_set(err,
-			    "%s --list-modules: did not exit in %d ms", path,
-			    AGENT_LIST_MS);
-			goto out;
-		}
-		poll(NULL, 0, 10);
-	}
-	pid = -1;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		vsm_err_set(err, "%s --list-modules: %s %d", path,
-		    WIFEXITED(st) ? "exit status" : "killed by signal",
-		    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-		goto out;
-	}
-	buf[len] = '\0';
-	agent_caps_parse(buf, caps);
-	ret = 0;
-out:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
-			continue;
-	}
-	if (fds[0] != -1)
-		close(fds[0]);
-	if (fds[1] != -1)
-		close(fds[1]);
-	free(buf);
-	return (ret);
+	caps->ncommands = 0;
 }
 
 /* The allowlisted commands as exec.NAME; names that cannot be are left out. */
@@ -557,9 +388,9 @@ agent_hello_fit(Vsm__Hello *hello)
 
 /*
  * Open the channel client with this agent's Hello: its name, version,
- * token, labels and capabilities (the modules `vsm-task --list-modules`
- * prints and the allowlisted commands as exec.NAME). Modules that cannot
- * be listed are logged and reported as none. 0, or -1 with err set.
+ * token, labels and capabilities (the modules the task binaries list,
+ * runner_modules, and the allowlisted commands as exec.NAME). 0, or -1
+ * with err set.
  */
 static int
 agent_client_open(
@@ -567,20 +398,18 @@ agent_client_open(
 {
 	struct vsm_client_config cc = {0};
 	struct agent_caps        caps;
-	struct vsm_err           e;
+	char *const             *mods;
+	size_t                   nmods;
 	Vsm__Hello               hello = VSM__HELLO__INIT;
 	Vsm__Label lab[VSM_CFG_LABELS_MAX], *labp[VSM_CFG_LABELS_MAX];
 	size_t     i;
 	int        ret;
 
 	memset(&caps, 0, sizeof(caps));
-	if (agent_list_modules(runner_task_path(a->runner), &caps, &e) == -1)
-		log_warnx("cannot list the task modules: %s; the controller "
-		          "is told of none",
-		    e.msg);
+	nmods = runner_modules(a->runner, &mods);
 	agent_caps_commands(a, &caps);
-	log_debug("capabilities: %zu modules, %zu commands", caps.nmodules,
-	    caps.ncommands);
+	log_debug(
+	    "capabilities: %zu modules, %zu commands", nmods, caps.ncommands);
 
 	hello.name = a->cfg->name;
 	hello.agent_version = VSM_VERSION;
@@ -594,8 +423,8 @@ agent_client_open(
 	}
 	hello.n_labels = a->cfg->nlabels;
 	hello.labels = labp;
-	hello.n_modules = caps.nmodules;
-	hello.modules = caps.modules;
+	hello.n_modules = nmods;
+	hello.modules = (char **)(uintptr_t)mods;
 	hello.n_commands = caps.ncommands;
 	hello.commands = caps.commands;
 	agent_hello_fit(&hello);

@@ -33,6 +33,7 @@
 #include "artifact.h"
 #include "log.h"
 #include "runner.h"
+#include "task_bins.h"
 
 #define RUNNER_READ_CHUNK (64 * 1024)
 #define RUNNER_FD_MIN     10 /* pipe ends are moved at or above this */
@@ -72,6 +73,7 @@ struct runner_task {
 struct runner {
 	pthread_mutex_t      mtx;
 	char                 task_path[PATH_MAX];
+	struct task_bins     bins; /* which binary runs which module */
 	char                 artifact_dir[PATH_MAX]; /* "" : none */
 	char                 config_path[PATH_MAX];  /* "" : none */
 	unsigned             max_tasks;
@@ -98,6 +100,7 @@ struct runner {
 
 /* One spawn handed to the spawner thread. */
 struct runner_spawn_req {
+	const char     *path;
 	int             in_r, ev_w;
 	pid_t           pid;
 	int             done;
@@ -199,28 +202,23 @@ runner_new(const struct runner_config *cfg, struct vsm_err *err)
 	r->max_output =
 	    cfg->max_output ? cfg->max_output : RUNNER_OUTPUT_DEFAULT;
 
-	if (cfg->task_path != NULL) {
-		if ((size_t)snprintf(r->task_path, sizeof(r->task_path), "%s",
-		        cfg->task_path) >= sizeof(r->task_path)) {
-			vsm_err_set(err, "runner: task path too long");
-			goto fail;
-		}
-	} else {
-		len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		if (len <= 0) {
-			vsm_err_set(err, "runner: cannot find own binary: %s",
-			    strerror(errno));
-			goto fail;
-		}
-		self[len] = '\0';
-		if ((slash = strrchr(self, '/')) != NULL)
-			*slash = '\0';
-		if ((size_t)snprintf(r->task_path, sizeof(r->task_path),
-		        "%s/vsm-task", self) >= sizeof(r->task_path)) {
-			vsm_err_set(err, "runner: task path too long");
-			goto fail;
-		}
+	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (len <= 0) {
+		vsm_err_set(
+		    err, "runner: cannot find own binary: %s", strerror(errno));
+		goto fail;
 	}
+	self[len] = '\0';
+	if ((slash = strrchr(self, '/')) != NULL)
+		*slash = '\0';
+	if ((size_t)snprintf(r->task_path, sizeof(r->task_path), "%s",
+	        cfg->task_path != NULL ? cfg->task_path : self) >=
+	    sizeof(r->task_path) - 16) {
+		vsm_err_set(err, "runner: task path too long");
+		goto fail;
+	}
+	if (cfg->task_path == NULL)
+		strcat(r->task_path, "/vsm-task");
 	if (cfg->artifact_dir != NULL &&
 	    (size_t)snprintf(r->artifact_dir, sizeof(r->artifact_dir), "%s",
 	        cfg->artifact_dir) >= sizeof(r->artifact_dir) - 64) {
@@ -238,6 +236,9 @@ runner_new(const struct runner_config *cfg, struct vsm_err *err)
 		    err, "runner: %s: %s", r->task_path, strerror(errno));
 		goto fail;
 	}
+	if (task_bins_load(&r->bins, r->task_path,
+	        cfg->task_dir != NULL ? cfg->task_dir : self, err) == -1)
+		goto fail;
 
 	if (runner_env_add(r, &n, "PATH", RUNNER_PATH) == -1 ||
 	    runner_env_add(r, &n, "LANG", "C") == -1)
@@ -349,6 +350,7 @@ runner_free(struct runner *r)
 	pthread_cond_destroy(&r->spawn_cv);
 	pthread_mutex_destroy(&r->spawn_mtx);
 	pthread_mutex_destroy(&r->mtx);
+	task_bins_free(&r->bins);
 	free(r);
 }
 
@@ -844,14 +846,22 @@ runner_task_path(const struct runner *r)
 	return (r->task_path);
 }
 
+size_t
+runner_modules(const struct runner *r, char *const **names)
+{
+	*names = r->bins.modules;
+	return (r->bins.nmodules);
+}
+
 static pid_t
-runner_spawn_now(struct runner *r, int in_r, int ev_w, struct vsm_err *err)
+runner_spawn_now(
+    struct runner *r, const char *path, int in_r, int ev_w, struct vsm_err *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t          attr;
 	sigset_t                   mask, def;
 	pid_t                      pid = -1;
-	char                      *argv[] = {r->task_path, NULL};
+	char                      *argv[] = {(char *)path, NULL};
 	int                        rc;
 
 	posix_spawn_file_actions_init(&fa);
@@ -874,9 +884,9 @@ runner_spawn_now(struct runner *r, int in_r, int ev_w, struct vsm_err *err)
 		vsm_err_set(err, "posix_spawn setup failed");
 		goto out;
 	}
-	rc = posix_spawn(&pid, r->task_path, &fa, &attr, argv, r->env);
+	rc = posix_spawn(&pid, path, &fa, &attr, argv, r->env);
 	if (rc != 0) {
-		vsm_err_set(err, "spawn %s: %s", r->task_path, strerror(rc));
+		vsm_err_set(err, "spawn %s: %s", path, strerror(rc));
 		pid = -1;
 	}
 out:
@@ -899,7 +909,7 @@ runner_spawner(void *arg)
 		if (r->spawner_stop)
 			break;
 		pthread_mutex_unlock(&r->spawn_mtx);
-		q->pid = runner_spawn_now(r, q->in_r, q->ev_w, q->err);
+		q->pid = runner_spawn_now(r, q->path, q->in_r, q->ev_w, q->err);
 		pthread_mutex_lock(&r->spawn_mtx);
 		q->done = 1;
 		pthread_cond_broadcast(&r->spawn_cv);
@@ -909,14 +919,15 @@ runner_spawner(void *arg)
 }
 
 /*
- * Spawn vsm-task on the spawner thread and wait for it: the pid, or -1
- * with err set. Callers take turns.
+ * Spawn the task binary path on the spawner thread and wait for it: the
+ * pid, or -1 with err set. Callers take turns.
  */
 static pid_t
-runner_spawn(struct runner *r, int in_r, int ev_w, struct vsm_err *err)
+runner_spawn(
+    struct runner *r, const char *path, int in_r, int ev_w, struct vsm_err *err)
 {
 	struct runner_spawn_req q = {
-	    .in_r = in_r, .ev_w = ev_w, .pid = -1, .err = err};
+	    .path = path, .in_r = in_r, .ev_w = ev_w, .pid = -1, .err = err};
 
 	pthread_mutex_lock(&r->spawn_mtx);
 	while (r->spawn_req != NULL)
@@ -1012,7 +1023,9 @@ runner_start(struct runner *r, const Vsm__Task *task,
 		if (runner_write_spawn(in[1], &spawn, err) == -1)
 			goto out;
 		runner_close(&in[1]);
-		if ((t->pid = runner_spawn(r, in[0], ev[1], err)) == -1)
+		if ((t->pid = runner_spawn(r,
+		         task_bins_path(&r->bins, task->module), in[0], ev[1],
+		         err)) == -1)
 			goto out;
 		t->evfd = ev[0];
 		ev[0] = -1;

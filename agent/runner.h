@@ -43,6 +43,11 @@ struct runner_limits {
 struct runner_config {
 	const char *task_path; /* vsm-task; NULL: next to this binary */
 	/*
+	 * Where the family binaries (vsm-task-pg, ...) are; NULL: next to
+	 * this binary (docs/tasks.md, "Task binaries").
+	 */
+	const char *task_dir;
+	/*
 	 * Each task may leave artifacts in ARTIFACT_DIR/TASK_ID (the child
 	 * creates it); NULL: tasks get no artifact directory.
 	 */
@@ -123,8 +128,13 @@ int runner_start(struct runner *r, const Vsm__Task *task,
  */
 int runner_cancel(struct runner *r, const char *task_id);
 
-/* The vsm-task binary the runner starts (owned by the runner). */
+/* The core vsm-task binary (owned by the runner). */
 const char *runner_task_path(const struct runner *r);
+/*
+ * The modules the task binaries offer ("sys.disk", "exec.*"), listed when
+ * the runner was made; *names stays owned by the runner. Their count.
+ */
+size_t runner_modules(const struct runner *r, char *const **names);
 
 /* How many more tasks runner_start will take now. */
 unsigned runner_slots(struct runner *r);
