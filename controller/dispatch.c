@@ -298,12 +298,11 @@ dispatch_job_create(struct ctld *cd, const struct store_actor *who,
 {
 	struct vsm_selector  *sel = NULL;
 	struct store_host    *hv = NULL;
-	struct store_key     *kv = NULL;
 	struct store_job_spec spec;
 	struct vsm_label      lv[VSM_CFG_LABELS_MAX];
 	struct vsm_err        e;
-	int64_t              *ids = NULL;
-	size_t                i, j, nh = 0, nk = 0, n = 0;
+	int64_t              *ids = NULL, t0 = ctld_mono(), t1, t2;
+	size_t                i, nh = 0, n = 0;
 	int                   ret = -1;
 
 	*usage = 0;
@@ -313,8 +312,8 @@ dispatch_job_create(struct ctld *cd, const struct store_actor *who,
 		vsm_err_set(err, "target '%s': %s", target, e.msg);
 		goto out;
 	}
-	if (store_host_list(cd->st, &hv, &nh, err) == -1 ||
-	    store_key_list(cd->st, STORE_KEY_ACCEPTED, &kv, &nk, err) == -1)
+	/* Only hosts whose key is accepted: revoked ones get nothing. */
+	if (store_host_targets(cd->st, &hv, &nh, err) == -1)
 		goto out;
 	if (nh > 0 && (ids = calloc(nh, sizeof(*ids))) == NULL) {
 		vsm_err_set(err, "out of memory");
@@ -323,13 +322,7 @@ dispatch_job_create(struct ctld *cd, const struct store_actor *who,
 	for (i = 0; i < nh; i++) {
 		json_t *o = NULL;
 		size_t  nl;
-		int     ok = 0;
 
-		for (j = 0; j < nk; j++)
-			if (kv[j].id == hv[i].key_id)
-				ok = 1;
-		if (!ok)
-			continue; /* a rejected or revoked host gets nothing */
 		nl = dispatch_labels(hv[i].labels, &o, lv, VSM_CFG_LABELS_MAX);
 		if (vsm_selector_match(sel, hv[i].name, lv, nl))
 			ids[n++] = hv[i].id;
@@ -347,17 +340,20 @@ dispatch_job_create(struct ctld *cd, const struct store_actor *who,
 	spec.max_retries = retries;
 	spec.hosts = ids;
 	spec.nhosts = n;
+	t1 = ctld_mono();
 	if (store_job_create(cd->st, who, &spec, ctld_now(), job_id, err) == -1)
 		goto out;
-	log_info("job %s: %s on %zu hosts (%s) by %s", job_id, module, n,
-	    target, who->who);
+	t2 = ctld_mono();
 	dispatch_wake_many(cd, ids, n);
+	log_info("job %s: %s on %zu hosts (%s) by %s: targets %lld ms, "
+	         "stored %lld ms, handed out %lld ms",
+	    job_id, module, n, target, who->who, (long long)(t1 - t0),
+	    (long long)(t2 - t1), (long long)(ctld_mono() - t2));
 	*nhosts = n;
 	ret = 0;
 out:
 	vsm_selector_free(sel);
 	store_hosts_free(hv, nh);
-	free(kv);
 	free(ids);
 	return (ret);
 }

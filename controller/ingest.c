@@ -212,9 +212,9 @@ static int
 ingest_check(struct ctld *cd, int64_t host_id, const Vsm__TaskEvent *te,
     char last[STORE_ID_LEN + 1], struct vsm_err *err)
 {
-	struct store_task t;
-	char              id[STORE_ID_LEN + 1];
-	int               rc;
+	char    id[STORE_ID_LEN + 1];
+	int64_t owner = 0;
+	int     rc;
 
 	if (dispatch_store_id(te->task_id, id) == -1) {
 		vsm_err_set(err, "bad task id");
@@ -222,9 +222,9 @@ ingest_check(struct ctld *cd, int64_t host_id, const Vsm__TaskEvent *te,
 	}
 	if (strcmp(id, last) == 0)
 		return (0);
-	if ((rc = store_task_get(cd->st, id, &t, err)) == -1)
+	if ((rc = store_task_host(cd->st, id, &owner, err)) == -1)
 		return (-1);
-	if (rc == STORE_NOTFOUND || t.host_id != host_id) {
+	if (rc == STORE_NOTFOUND || owner != host_id) {
 		vsm_err_set(err, "task %s is not this host's", id);
 		return (1);
 	}

@@ -541,6 +541,15 @@ store_host_list(
 	return (st->be->host_list(st->db, out, n, err));
 }
 
+int
+store_host_targets(
+    struct store *st, struct store_host **out, size_t *n, struct vsm_err *err)
+{
+	*out = NULL;
+	*n = 0;
+	return (st->be->host_targets(st->db, out, n, err));
+}
+
 /* ------------------------------------------------------------------------ */
 /* Jobs and tasks */
 
@@ -640,6 +649,15 @@ store_task_get(struct store *st, const char *task_id, struct store_task *out,
 	if (check_id(task_id, "task id", err) == -1)
 		return (-1);
 	return (st->be->task_get(st->db, task_id, out, err));
+}
+
+int
+store_task_host(struct store *st, const char *task_id, int64_t *host_id,
+    struct vsm_err *err)
+{
+	if (check_id(task_id, "task id", err) == -1)
+		return (-1);
+	return (st->be->task_host(st->db, task_id, host_id, err));
 }
 
 int

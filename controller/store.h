@@ -192,6 +192,13 @@ int store_host_get(struct store *st, const char *name, struct store_host *out,
 /* All hosts by name. store_hosts_free(*out, *n). */
 int store_host_list(
     struct store *st, struct store_host **out, size_t *n, struct vsm_err *err);
+/*
+ * The hosts a job may target (their key is accepted), by name, with only
+ * id, key_id, name and labels set: what a selector needs, without the
+ * facts. store_hosts_free(*out, *n).
+ */
+int store_host_targets(
+    struct store *st, struct store_host **out, size_t *n, struct vsm_err *err);
 
 /* ------------------------------------------------------------------------ */
 /* Jobs and tasks */
@@ -272,6 +279,9 @@ int store_job_cancel(struct store *st, const struct store_actor *who,
     const char *job_id, int64_t now, size_t *ncancelled, struct vsm_err *err);
 int store_task_get(struct store *st, const char *task_id,
     struct store_task *out, struct vsm_err *err);
+/* The host a task was made for: 0, STORE_NOTFOUND, or -1 with err. */
+int store_task_host(struct store *st, const char *task_id, int64_t *host_id,
+    struct vsm_err *err);
 int store_task_list(struct store *st, const char *job_id,
     struct store_task **out, size_t *n, struct vsm_err *err);
 
@@ -479,6 +489,8 @@ struct store_backend {
 	    void *db, const char *name, struct store_host *, struct vsm_err *);
 	int (*host_list)(
 	    void *db, struct store_host **, size_t *, struct vsm_err *);
+	int (*host_targets)(
+	    void *db, struct store_host **, size_t *, struct vsm_err *);
 
 	int (*job_create)(void *db, const struct store_actor *,
 	    const struct store_job_spec *, int64_t now, char *job_id,
@@ -491,6 +503,8 @@ struct store_backend {
 	    int64_t now, size_t *, struct vsm_err *);
 	int (*task_get)(
 	    void *db, const char *id, struct store_task *, struct vsm_err *);
+	int (*task_host)(
+	    void *db, const char *id, int64_t *host_id, struct vsm_err *);
 	int (*task_list)(void *db, const char *job_id, struct store_task **,
 	    size_t *, struct vsm_err *);
 	int (*task_next)(void *db, int64_t host_id, unsigned limit,

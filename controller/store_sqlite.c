@@ -31,6 +31,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "map.h"
 #include "store.h"
 
 #define SQ_BUSY_MS 5000
@@ -63,6 +64,7 @@ enum sq_stmt {
 	S_HOST_TASKS_RETRY,
 	S_HOST_GET,
 	S_HOST_LIST,
+	S_HOST_TARGETS,
 	S_JOB_INSERT,
 	S_TASK_INSERT,
 	S_JOB_GET,
@@ -70,8 +72,11 @@ enum sq_stmt {
 	S_JOB_LIST,
 	S_JOB_CANCEL,
 	S_TASK_GET,
+	S_TASK_HOST,
 	S_TASK_LIST,
 	S_TASK_INFLIGHT,
+	S_TASK_INFLIGHT_MANY,
+	S_TASK_QUEUED_MANY,
 	S_TASK_QUEUED,
 	S_TASK_MARK_SENT,
 	S_TASK_STATE,
@@ -160,6 +165,9 @@ static const char *const sq_sql[S__MAX] = {
                            "finished_at = ? AND attempt < max_retries",
     [S_HOST_GET] = "SELECT " HOST_COLS " FROM hosts WHERE name = ?",
     [S_HOST_LIST] = "SELECT " HOST_COLS " FROM hosts ORDER BY name",
+    [S_HOST_TARGETS] = "SELECT h.id, h.key_id, h.name, h.labels FROM hosts h "
+                       "JOIN agent_keys k ON k.id = h.key_id "
+                       "WHERE k.state = 'accepted' ORDER BY h.name",
     [S_JOB_INSERT] = "INSERT INTO jobs (" JOB_COLS ") VALUES "
                      "(?, ?, ?, ?, ?, ?, ?, ?)",
     [S_TASK_INSERT] = "INSERT INTO tasks (id, job_id, host_id, state, "
@@ -173,11 +181,23 @@ static const char *const sq_sql[S__MAX] = {
     [S_JOB_CANCEL] = "UPDATE tasks SET state = 'cancelled', finished_at = "
                      "?1 WHERE job_id = ?2 AND state IN ('queued', "
                      "'sent', 'running')",
-    [S_TASK_GET] = "SELECT " TASK_COLS  TASK_FROM " WHERE t.id = ?",
+    [S_TASK_GET] = "SELECT " TASK_COLS TASK_FROM " WHERE t.id = ?",
+    [S_TASK_HOST] = "SELECT host_id FROM tasks WHERE id = ?",
     [S_TASK_LIST] = "SELECT " TASK_COLS TASK_FROM " WHERE t.job_id = ? "
                     "ORDER BY t.host_id",
     [S_TASK_INFLIGHT] = "SELECT count(*) FROM tasks WHERE host_id = ? AND "
                         "state IN ('sent', 'running')",
+    /* ?1: a JSON array of host ids (a claim batch). */
+    [S_TASK_INFLIGHT_MANY] =
+        "SELECT host_id, count(*) FROM tasks WHERE host_id IN "
+        "(SELECT value FROM json_each(?1)) AND state IN ('sent', "
+        "'running') GROUP BY host_id",
+    /* ?1 as above; ?2 at most this many per host, oldest first. */
+    [S_TASK_QUEUED_MANY] =
+        "SELECT * FROM (SELECT " TASK_COLS ", j.params, row_number() "
+        "OVER (PARTITION BY t.host_id ORDER BY t.created_at, t.id) AS "
+        "rn" TASK_FROM " WHERE t.host_id IN (SELECT value FROM json_each(?1)) "
+        "AND t.state = 'queued') WHERE rn <= ?2",
     [S_TASK_QUEUED] = "SELECT " TASK_COLS ", j.params" TASK_FROM
                       " WHERE t.host_id = ? AND t.state = 'queued' "
                       "ORDER BY t.created_at, t.id LIMIT ?",
@@ -1219,6 +1239,47 @@ sq_host_list(void *db, struct store_host **out, size_t *n, struct vsm_err *err)
 	return (ret);
 }
 
+/* A target row: id, key_id, name and labels only. */
+static int
+target_row_fn(struct sq_conn *c, sqlite3_stmt *stmt, void *elem,
+    const void *arg, struct vsm_err *err)
+{
+	struct store_host *h = elem;
+
+	(void)c;
+	(void)arg;
+	memset(h, 0, sizeof(*h));
+	h->id = sqlite3_column_int64(stmt, 0);
+	h->key_id = sqlite3_column_int64(stmt, 1);
+	col_copy(stmt, 2, h->name, sizeof(h->name));
+	if ((h->labels = col_dup(stmt, 3)) == NULL)
+		return (vsm_err_set(err, "store: out of memory"));
+	return (0);
+}
+
+static int
+sq_host_targets(
+    void *db, struct store_host **out, size_t *n, struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	void         *v = NULL;
+	int           ret = -1;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&s->r.lock);
+	if ((stmt = sq_prep(&s->r, S_HOST_TARGETS, err)) != NULL) {
+		ret = sq_collect(&s->r, stmt, sizeof(struct store_host),
+		    STORE_FANOUT_MAX, target_row_fn, NULL, hosts_free, "hosts",
+		    &v, n, err);
+	}
+	sq_done(stmt);
+	pthread_mutex_unlock(&s->r.lock);
+	*out = v;
+	return (ret);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Jobs and tasks */
 
@@ -1471,6 +1532,31 @@ out:
 }
 
 static int
+sq_task_host(void *db, const char *id, int64_t *host_id, struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	int           rc, ret = -1;
+
+	pthread_mutex_lock(&s->r.lock);
+	if ((stmt = sq_prep(&s->r, S_TASK_HOST, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, id);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_DONE)
+		ret = STORE_NOTFOUND;
+	else if (rc != SQLITE_ROW)
+		sq_fail(&s->r, err, "task");
+	else {
+		*host_id = sqlite3_column_int64(stmt, 0);
+		ret = 0;
+	}
+out:
+	sq_done(stmt);
+	pthread_mutex_unlock(&s->r.lock);
+	return (ret);
+}
+
+static int
 task_row_fn(struct sq_conn *c, sqlite3_stmt *stmt, void *elem, const void *arg,
     struct vsm_err *err)
 {
@@ -1588,24 +1674,137 @@ out:
 	return (ret);
 }
 
-/* Every claim in one transaction; each host's in a savepoint. */
+/* The claims' host ids as a JSON array ("[1,2]") for json_each. */
+static char *
+claim_ids_json(const struct store_claim *cv, size_t n)
+{
+	char  *buf;
+	size_t cap = 2 + n * 21, len = 0, i;
+
+	if ((buf = malloc(cap + 1)) == NULL)
+		return (NULL);
+	buf[len++] = '[';
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(buf + len, cap - len, "%s%lld",
+		    len > 1 ? "," : "", (long long)cv[i].host_id);
+	buf[len++] = ']';
+	buf[len] = '\0';
+	return (buf);
+}
+
+/* Append the current row of stmt to claim c (its tasks array). */
+static int
+claim_add_row(struct store_claim *c, sqlite3_stmt *stmt, struct vsm_err *err)
+{
+	struct store_task *v;
+
+	if ((v = realloc(c->tasks, (c->ntasks + 1) * sizeof(*v))) == NULL)
+		return (vsm_err_set(err, "store: out of memory"));
+	c->tasks = v;
+	if (task_row(stmt, &c->tasks[c->ntasks], 1, err) == -1)
+		return (-1);
+	c->ntasks++;
+	return (0);
+}
+
+/*
+ * Hand out the queued tasks of many hosts in one transaction: one query
+ * for what each host has in flight, one for the oldest queued tasks of
+ * all of them, then the rows marked sent. Each host gets at most its max
+ * and what limit leaves room for. Any failure fails the whole batch:
+ * every claim comes back empty and failed, and nothing changes.
+ */
 static int
 sq_task_next_many(void *db, struct store_claim *cv, size_t n, unsigned limit,
     int64_t now, struct vsm_err *err)
 {
-	struct sq     *s = db;
-	struct vsm_err e;
-	size_t         i;
-	int            ret;
+	struct sq          *s = db;
+	struct vsm_map      byhost;
+	struct store_claim *c;
+	sqlite3_stmt       *stmt = NULL;
+	int64_t            *room = NULL;
+	char               *ids = NULL;
+	size_t              i, j;
+	unsigned            maxmax = 0;
+	int                 rc, ret = -1;
 
+	vsm_map_init(&byhost);
+	if (n == 0)
+		return (0);
+	if ((room = calloc(n, sizeof(*room))) == NULL ||
+	    (ids = claim_ids_json(cv, n)) == NULL) {
+		free(room);
+		return (vsm_err_set(err, "store: out of memory"));
+	}
+	for (i = 0; i < n; i++) {
+		room[i] = cv[i].max < limit ? cv[i].max : limit;
+		if (cv[i].max > maxmax)
+			maxmax = cv[i].max;
+		if (vsm_map_put(&byhost, (uint64_t)cv[i].host_id, &cv[i]) ==
+		    -1) {
+			vsm_err_set(err, "store: out of memory");
+			goto done;
+		}
+	}
 	if (tx_begin(s, err) == -1)
-		return (-1);
+		goto done;
+	if ((stmt = sq_prep(&s->w, S_TASK_INFLIGHT_MANY, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, ids);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if ((c = vsm_map_get(&byhost,
+		         (uint64_t)sqlite3_column_int64(stmt, 0))) == NULL)
+			continue;
+		j = (size_t)(c - cv);
+		room[j] = (int64_t)limit - sqlite3_column_int64(stmt, 1);
+		if (room[j] > (int64_t)c->max)
+			room[j] = c->max;
+	}
+	sq_done(stmt);
+	if (rc != SQLITE_DONE) {
+		sq_fail(&s->w, err, "tasks in flight");
+		goto out;
+	}
+	if ((stmt = sq_prep(&s->w, S_TASK_QUEUED_MANY, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, ids);
+	sqlite3_bind_int64(stmt, 2, maxmax);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if ((c = vsm_map_get(&byhost,
+		         (uint64_t)sqlite3_column_int64(stmt, 3))) == NULL ||
+		    (int64_t)c->ntasks >= room[c - cv])
+			continue;
+		if (claim_add_row(c, stmt, err) == -1) {
+			sq_done(stmt);
+			goto out;
+		}
+	}
+	sq_done(stmt);
+	if (rc != SQLITE_DONE) {
+		sq_fail(&s->w, err, "queued tasks");
+		goto out;
+	}
 	for (i = 0; i < n; i++)
-		if (cv[i].max > 0 &&
-		    sq_task_next(db, cv[i].host_id, limit, cv[i].max, now,
-		        &cv[i].tasks, &cv[i].ntasks, &e) == -1)
-			cv[i].failed = 1;
-	ret = tx_end(s, 1, err);
+		for (j = 0; j < cv[i].ntasks; j++) {
+			struct store_task *t = &cv[i].tasks[j];
+
+			if ((stmt = sq_prep(&s->w, S_TASK_MARK_SENT, err)) ==
+			    NULL)
+				goto out;
+			t->state = STORE_TASK_SENT;
+			t->sent_at = now;
+			t->deadline_at = now + t->timeout_ms;
+			sqlite3_bind_int64(stmt, 1, now);
+			sqlite3_bind_int64(stmt, 2, t->deadline_at);
+			bind_text(stmt, 3, t->id);
+			if (sq_run(&s->w, stmt, "task sent", err) == -1)
+				goto out;
+		}
+	ret = 0;
+out:
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+done:
 	if (ret == -1)
 		for (i = 0; i < n; i++) {
 			store_tasks_free(cv[i].tasks, cv[i].ntasks);
@@ -1613,6 +1812,9 @@ sq_task_next_many(void *db, struct store_claim *cv, size_t n, unsigned limit,
 			cv[i].ntasks = 0;
 			cv[i].failed = 1;
 		}
+	vsm_map_clear(&byhost);
+	free(room);
+	free(ids);
 	return (ret);
 }
 
@@ -1646,21 +1848,16 @@ task_check(struct sq *s, const char *id, int64_t host_id,
 }
 
 /*
- * Move task id to `to` if store_task_transition_ok() allows it, inside
- * the caller's transaction. Returns 0 moved, 1 not allowed (the task is
- * left as it is, *from says where it is), -1 error.
+ * Move task id, found in state cur inside the caller's transaction, to
+ * `to` if store_task_transition_ok() allows it. 0 moved, 1 not allowed
+ * (the task is left as it is), -1 error.
  */
 static int
-task_move(struct sq *s, const char *id, int64_t host_id,
-    enum store_task_state to, int64_t now, enum store_task_state *from,
-    struct vsm_err *err)
+task_move_from(struct sq *s, const char *id, enum store_task_state cur,
+    enum store_task_state to, int64_t now, struct vsm_err *err)
 {
-	sqlite3_stmt         *stmt;
-	enum store_task_state cur;
+	sqlite3_stmt *stmt;
 
-	if (task_check(s, id, host_id, &cur, err) == -1)
-		return (-1);
-	*from = cur;
 	if (!store_task_transition_ok(cur, to))
 		return (1);
 	if ((stmt = sq_prep(&s->w, S_TASK_SET, err)) == NULL)
@@ -1671,6 +1868,17 @@ task_move(struct sq *s, const char *id, int64_t host_id,
 	sqlite3_bind_int(stmt, 4, store_task_state_terminal(to));
 	bind_text(stmt, 5, store_task_state_str(cur));
 	return (sq_run(&s->w, stmt, "task state", err));
+}
+
+/* task_check, then task_move_from; *from says where the task was. */
+static int
+task_move(struct sq *s, const char *id, int64_t host_id,
+    enum store_task_state to, int64_t now, enum store_task_state *from,
+    struct vsm_err *err)
+{
+	if (task_check(s, id, host_id, from, err) == -1)
+		return (-1);
+	return (task_move_from(s, id, *from, to, now, err));
 }
 
 static int
@@ -1800,8 +2008,9 @@ sq_event_append(void *db, int64_t host_id, const struct store_event *ev,
 		goto out;
 	}
 	if (ev->kind == STORE_EV_STATUS) {
-		rc = task_move(
-		    s, ev->task_id, host_id, ev->status, ev->at, &from, err);
+		/* task_check above found the task in state `from`. */
+		rc = task_move_from(
+		    s, ev->task_id, from, ev->status, ev->at, err);
 		if (rc == -1)
 			goto out;
 		if (rc == 1)
@@ -2096,11 +2305,13 @@ const struct store_backend store_backend_sqlite = {
     .host_down = sq_host_down,
     .host_get = sq_host_get,
     .host_list = sq_host_list,
+    .host_targets = sq_host_targets,
     .job_create = sq_job_create,
     .job_get = sq_job_get,
     .job_list = sq_job_list,
     .job_cancel = sq_job_cancel,
     .task_get = sq_task_get,
+    .task_host = sq_task_host,
     .task_list = sq_task_list,
     .task_next = sq_task_next,
     .task_next_many = sq_task_next_many,

@@ -545,6 +545,9 @@ task_next_many_claims_per_host_in_one_go(void **state)
 	assert_int_equal(cv[0].ntasks, 2); /* the limit */
 	assert_int_equal(cv[1].ntasks, 1); /* its max */
 	assert_int_equal(cv[2].ntasks, 0); /* nothing queued */
+	/* Two different jobs' tasks, with the job's params. */
+	assert_string_not_equal(cv[0].tasks[0].job_id, cv[0].tasks[1].job_id);
+	assert_string_equal(cv[0].tasks[0].params, "{\"count\":1}");
 	for (i = 0; i < 3; i++) {
 		assert_false(cv[i].failed);
 		if (cv[i].ntasks > 0) {
