@@ -6,41 +6,18 @@
  * and time limit come from the agent's config through TaskSpawn.exec.
  * Parameter values are checked before anything runs and appended as whole
  * argv elements; there is never a shell. stdout and stderr are streamed
- * line by line.
+ * line by line (command.c).
  */
-#define _GNU_SOURCE /* pipe2 */
-
-#include <sys/types.h>
-#include <sys/wait.h>
-
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <regex.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "command.h"
 #include "module.h"
 
-extern char **environ;
-
-#define EXEC_ARGV_MAX    160
+#define EXEC_ARGV_MAX    COMMAND_ARGV_MAX
 #define EXEC_PATTERN_MAX 1024
-#define EXEC_DRAIN_MS    2000 /* read on this long after the command ends */
 #define EXEC_PREFIX      "exec."
-
-struct exec_stream {
-	int                  fd;
-	Vsm__LogLine__Stream kind;
-	char                *buf; /* max_line bytes */
-	size_t               len;
-	uint64_t             lines;
-};
 
 static const Vsm__ExecParam *
 exec_param_find(const Vsm__ExecSpec *spec, const char *name)
@@ -161,7 +138,7 @@ exec_validate(
 }
 
 /* argv: the allowlisted argv, then each given parameter in spec order. */
-static size_t
+static void
 exec_argv(const struct task_ctx *ctx, char **argv)
 {
 	const Vsm__ExecSpec *spec = ctx->spawn->exec;
@@ -181,232 +158,33 @@ exec_argv(const struct task_ctx *ctx, char **argv)
 		}
 	}
 	argv[n] = NULL;
-	return (n);
 }
 
-static uint64_t
-exec_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
-/* Emit the complete lines in s->buf; a full buffer goes out as a piece. */
-static int
-exec_lines(struct task_ctx *ctx, struct exec_stream *s, int flush)
-{
-	char  *nl;
-	size_t used;
-
-	while ((nl = memchr(s->buf, '\n', s->len)) != NULL) {
-		used = (size_t)(nl - s->buf);
-		if (task_emit_line(ctx, s->kind, s->buf, used) == -1)
-			return (-1);
-		s->lines++;
-		memmove(s->buf, nl + 1, s->len - used - 1);
-		s->len -= used + 1;
-	}
-	if (s->len == ctx->max_line) {
-		if (task_emit_partial(ctx, s->kind, s->buf, s->len) == -1)
-			return (-1);
-		s->len = 0;
-	} else if (flush && s->len > 0) {
-		if (task_emit_line(ctx, s->kind, s->buf, s->len) == -1)
-			return (-1);
-		s->lines++;
-		s->len = 0;
-	}
-	return (0);
-}
-
-static pid_t
-exec_spawn(char **argv, int out, int err, struct vsm_err *e)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t          attr;
-	sigset_t                   mask;
-	pid_t                      pid = -1;
-	int                        rc;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&mask);
-	posix_spawnattr_setsigmask(&attr, &mask);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out, 1);
-	posix_spawn_file_actions_adddup2(&fa, err, 2);
-	/* Same process group as vsm-task: a kill of the task reaches it. */
-	if ((rc = posix_spawn(&pid, argv[0], &fa, &attr, argv, environ)) != 0) {
-		vsm_err_set(e, "cannot run %s: %s", argv[0], strerror(rc));
-		pid = -1;
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	return (pid);
-}
-
-static int
-exec_ok_code(const Vsm__ExecSpec *spec, int code)
-{
-	size_t i;
-
-	if (spec->n_ok_codes == 0)
-		return (code == 0);
-	for (i = 0; i < spec->n_ok_codes; i++)
-		if (spec->ok_codes[i] == code)
-			return (1);
-	return (0);
-}
-
+/*
+ * Run the command (command.c streams its output) or, in a dry run, only
+ * report its argv. Ends the task.
+ */
 static int
 exec_run(struct task_ctx *ctx, const struct task_params *tp)
 {
 	const Vsm__ExecSpec *spec = ctx->spawn->exec;
-	struct exec_stream   st[2];
-	struct pollfd        pfd[2];
+	struct command_run   cr;
 	struct vsm_err       err;
-	char                *argv[EXEC_ARGV_MAX + 1], sig[32], summary[256];
-	char                 error[128];
-	int                  op[2] = {-1, -1}, ep[2] = {-1, -1};
-	int                  status = 0, reaped = 0, code, ret = -1, i;
-	Vsm__TaskStatus      ts;
-	uint64_t             start, exited_at = 0;
-	json_t              *res = NULL, *jargv;
-	pid_t                pid = -1;
-	size_t               n, k;
-	ssize_t              r;
+	char                *argv[EXEC_ARGV_MAX + 1];
 
-	memset(st, 0, sizeof(st));
-	st[0].fd = st[1].fd = -1;
-	n = exec_argv(ctx, argv);
-	if ((jargv = json_array()) == NULL)
-		goto out;
-	for (k = 0; k < n; k++)
-		json_array_append_new(jargv, json_string(argv[k]));
-	if (ctx->task->dry_run) {
-		res = json_pack("{s:s, s:O, s:b}", "command", spec->name,
-		    "argv", jargv, "dry_run", 1);
-		ret = task_finish(ctx, VSM__TASK_STATUS__TASK_OK,
-		    "dry run: not executed", res, 0, NULL);
-		goto out;
-	}
-	if (pipe2(op, O_CLOEXEC) == -1 || pipe2(ep, O_CLOEXEC) == -1) {
-		ret = task_finish_error(ctx, "pipe: %s", strerror(errno));
-		goto out;
-	}
-	st[0].fd = op[0];
-	st[1].fd = ep[0];
-	op[0] = ep[0] = -1;
-	start = exec_mono_ms();
-	if ((pid = exec_spawn(argv, op[1], ep[1], &err)) == -1) {
-		ret = task_finish_error(ctx, "%s", err.msg);
-		goto out;
-	}
-	close(op[1]);
-	close(ep[1]);
-	op[1] = ep[1] = -1;
-	st[0].kind = VSM__LOG_LINE__STREAM__STDOUT;
-	st[1].kind = VSM__LOG_LINE__STREAM__STDERR;
-	for (i = 0; i < 2; i++)
-		if ((st[i].buf = malloc(ctx->max_line)) == NULL)
-			goto out;
-
-	while (st[0].fd != -1 || st[1].fd != -1) {
-		if (!reaped && waitpid(pid, &status, WNOHANG) == pid) {
-			reaped = 1;
-			exited_at = exec_mono_ms();
-		}
-		/* Something it left behind holds the pipes: stop reading. */
-		if (reaped && exec_mono_ms() - exited_at > EXEC_DRAIN_MS)
-			break;
-		for (i = 0; i < 2; i++) {
-			pfd[i].fd = st[i].fd;
-			pfd[i].events = POLLIN;
-			pfd[i].revents = 0;
-		}
-		if (poll(pfd, 2, 200) == -1 && errno != EINTR)
-			break;
-		for (i = 0; i < 2; i++) {
-			if (st[i].fd == -1 ||
-			    !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			r = read(st[i].fd, st[i].buf + st[i].len,
-			    ctx->max_line - st[i].len);
-			if (r == -1 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (r <= 0) {
-				close(st[i].fd);
-				st[i].fd = -1;
-				continue;
-			}
-			st[i].len += (size_t)r;
-			if (exec_lines(ctx, &st[i], 0) == -1)
-				goto out;
-		}
-	}
-	for (i = 0; i < 2; i++)
-		if (exec_lines(ctx, &st[i], 1) == -1)
-			goto out;
-	while (!reaped && waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		continue;
-	pid = -1;
-
-	error[0] = '\0';
-	if (WIFSIGNALED(status)) {
-		code = 128 + WTERMSIG(status);
-		snprintf(sig, sizeof(sig), "SIG%s",
-		    sigabbrev_np(WTERMSIG(status))
-		        ? sigabbrev_np(WTERMSIG(status))
-		        : "?");
-		snprintf(error, sizeof(error), "command killed by %s", sig);
-		ts = VSM__TASK_STATUS__TASK_FAIL;
-		snprintf(summary, sizeof(summary), "%s killed by %s",
-		    spec->name, sig);
-	} else {
-		code = WEXITSTATUS(status);
-		sig[0] = '\0';
-		ts = exec_ok_code(spec, code) ? VSM__TASK_STATUS__TASK_OK
-		                              : VSM__TASK_STATUS__TASK_FAIL;
-		snprintf(
-		    summary, sizeof(summary), "%s exited %d", spec->name, code);
-	}
-	res = json_pack("{s:s, s:O, s:i, s:I, s:I, s:I}", "command", spec->name,
-	    "argv", jargv, "exit_code", code, "duration_ms",
-	    (json_int_t)(exec_mono_ms() - start), "stdout_lines",
-	    (json_int_t)st[0].lines, "stderr_lines", (json_int_t)st[1].lines);
-	if (res != NULL && sig[0] != '\0')
-		json_object_set_new(res, "signal", json_string(sig));
-	ret = task_finish(
-	    ctx, ts, summary, res, code, error[0] != '\0' ? error : NULL);
-out:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
-			continue;
-	}
-	for (i = 0; i < 2; i++) {
-		if (st[i].fd != -1)
-			close(st[i].fd);
-		free(st[i].buf);
-	}
-	for (i = 0; i < 2; i++) {
-		if (op[i] != -1)
-			close(op[i]);
-		if (ep[i] != -1)
-			close(ep[i]);
-	}
-	json_decref(jargv);
-	json_decref(res);
-	return (ret);
-}
-
-/* Keep vsm-task alive on SIGTERM: the command got it too; report it. */
-static void
-exec_cancel(struct task_ctx *ctx)
-{
+	(void)tp;
+	exec_argv(ctx, argv);
+	if (ctx->task->dry_run)
+		return (command_finish_dry(ctx, spec->name, argv));
+	memset(&cr, 0, sizeof(cr));
+	cr.name = spec->name;
+	cr.argv = argv;
+	cr.ok_codes = spec->ok_codes;
+	cr.nok_codes = spec->n_ok_codes;
+	/* The runner holds the task to the entry's timeout itself. */
+	if (command_run(ctx, &cr, &err) == -1)
+		return (task_finish_error(ctx, "%s", err.msg));
+	return (command_finish(ctx, &cr));
 }
 
 const struct task_module mod_exec = {
@@ -415,5 +193,5 @@ const struct task_module mod_exec = {
     .raw_params = 1,
     .validate = exec_validate,
     .run = exec_run,
-    .cancel = exec_cancel,
+    .cancel = command_cancel,
 };

@@ -135,6 +135,13 @@ extern const struct task_module mod_sys_disk;
 extern const struct task_module mod_sys_memory;
 extern const struct task_module mod_sys_load;
 extern const struct task_module mod_exec;
+extern const struct task_module mod_logs_scan;
+extern const struct task_module mod_logs_rotate;
+extern const struct task_module mod_logs_clean;
+extern const struct task_module mod_cert_renew;
+extern const struct task_module mod_auth_failed_logins;
+extern const struct task_module mod_security_audit;
+extern const struct task_module mod_sys_services;
 #ifdef VSM_TEST_MODULES
 extern const struct task_module mod_test_crash;
 extern const struct task_module mod_test_limits;

@@ -16,6 +16,13 @@ const struct task_module *const task_modules[] = {
     &mod_sys_memory,
     &mod_sys_load,
     &mod_exec,
+    &mod_logs_scan,
+    &mod_logs_rotate,
+    &mod_logs_clean,
+    &mod_cert_renew,
+    &mod_auth_failed_logins,
+    &mod_security_audit,
+    &mod_sys_services,
 #ifdef VSM_TEST_MODULES
     &mod_test_crash,
     &mod_test_limits,
