@@ -12,7 +12,7 @@ libsodium-dev
 libpq-dev postgresql
 libhiredis-dev redis-server
 libmongoc-dev libbson-dev
-libcurl4-openssl-dev libssl-dev
+libcurl4-openssl-dev libssl-dev openssl
 logrotate
 libsqlite3-dev sqlite3
 libyaml-dev libcyaml-dev

@@ -1,0 +1,74 @@
+/*
+ * mongo.h: the mongo family (vsm-task-mongo: mongo.status, mongo.compact,
+ * mongo.reindex) and what it shares: the connection from agent.yaml, name
+ * checks, the serverStatus result builder and a probe for sys.health.
+ */
+#ifndef VSM_MONGO_H
+#define VSM_MONGO_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+#include <mongoc/mongoc.h>
+
+#include "err.h"
+
+#define MONGO_SELECT_MS 5000 /* serverSelectionTimeoutMS unless set */
+
+/*
+ * mongo_conn.c. A client for uri (mongo.uri of agent.yaml) with
+ * serverSelectionTimeoutMS and connectTimeoutMS set to select_ms unless
+ * the URI sets them, error API 2, appname vsm-agent. No I/O happens yet:
+ * the first command selects a server. NULL with err set (the URI itself
+ * is never copied into err: it may hold a password). Free with
+ * mongo_client_free, which also ends libmongoc.
+ */
+mongoc_client_t *mongo_client_new(
+    const char *uri, int32_t select_ms, struct vsm_err *err);
+void mongo_client_free(mongoc_client_t *client);
+
+struct task_ctx;
+/* mongo_client_new on the agent's mongo.uri (task_config). */
+mongoc_client_t *mongo_task_client(struct task_ctx *ctx, struct vsm_err *err);
+
+/*
+ * Run cmd on db; 0 with reply filled (bson_destroy it either way), or -1
+ * with err "MongoDB: ..." and berr the driver's error (domain
+ * MONGOC_ERROR_SERVER when the server answered with an error, code its
+ * code).
+ */
+int mongo_command(mongoc_client_t *client, const char *db, const bson_t *cmd,
+    bson_t *reply, bson_error_t *berr, struct vsm_err *err);
+
+/*
+ * mongo_names.c: a database name (1-63 of A-Z a-z 0-9 _ -) or a
+ * collection name (1-120 of those and '.', not "system.*", no empty
+ * segment). 0, or -1 with err naming the parameter.
+ */
+int mongo_check_database(const char *param, const char *s, struct vsm_err *err);
+int mongo_check_collection(
+    const char *param, const char *s, struct vsm_err *err);
+
+/*
+ * mongo_result.c: the essentials of a serverStatus reply as a new JSON
+ * object (version, process, uptime_s, connections, conn_used_pct,
+ * opcounters, mem_mb, role, set_name). *conn_pct gets the percentage of
+ * connections in use. NULL with err set when the document has no
+ * connections section or memory runs out. Depends on libbson and
+ * jansson only, so a test can link it alone.
+ */
+json_t *mongo_status_result(
+    const bson_t *status, double *conn_pct, struct vsm_err *err);
+/* "standalone", "primary", "secondary", "arbiter", "mongos" or "other". */
+const char *mongo_role(const bson_t *status);
+
+/*
+ * mongo_probe.c, for sys.health: select a server of uri (the driver's
+ * hello handshake) and give {"type", "host", "rtt_ms"} as a new object in
+ * *out (type as libmongoc names it: "Standalone", "RSPrimary", ...). 0,
+ * or -1 with err set. Blocks up to about timeout_ms.
+ */
+int mongo_probe(
+    const char *uri, int32_t timeout_ms, json_t **out, struct vsm_err *err);
+
+#endif /* VSM_MONGO_H */
