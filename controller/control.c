@@ -354,6 +354,7 @@ cmd_run(struct ctl_call *c)
 	const char    *module = arg_get(c, "module");
 	const char    *target = arg_get(c, "target");
 	const char    *tos = arg_get(c, "timeout");
+	const char    *dry = arg_get(c, "dry_run");
 	struct vsm_err err;
 	json_t        *params;
 	char           job[STORE_ID_LEN + 1], key[VSM_LABEL_MAX + 1];
@@ -376,6 +377,9 @@ cmd_run(struct ctl_call *c)
 		return (ctl_fail(c, CTL_USAGE, "timeout: must be positive"));
 	if (arg_int(c, "retries", 0, 100, &retries) == -1)
 		return (CTL_USAGE);
+	if (dry != NULL && strcmp(dry, "true") != 0 &&
+	    strcmp(dry, "false") != 0)
+		return (ctl_fail(c, CTL_USAGE, "dry_run: true or false"));
 	params = json_object();
 	for (i = 0; i < c->rq->n_args; i++) {
 		const Vsm__Param *p = c->rq->args[i];
@@ -400,7 +404,9 @@ cmd_run(struct ctl_call *c)
 		goto out;
 	}
 	if (dispatch_job_create(c->cd, &c->actor, module, ptext, target,
-	        (int64_t)timeout, (int)retries, job, &n, &usage, &err) == -1) {
+	        (int64_t)timeout, (int)retries,
+	        dry != NULL && strcmp(dry, "true") == 0, job, &n, &usage,
+	        &err) == -1) {
 		ret = ctl_fail(c, usage ? CTL_USAGE : CTL_FAIL, "%s", err.msg);
 		goto out;
 	}
@@ -428,6 +434,7 @@ job_json(const struct store_job *j)
 	json_object_set_new(o, "created_at", json_integer(j->created_at));
 	json_object_set_new(o, "timeout_ms", json_integer(j->timeout_ms));
 	json_object_set_new(o, "max_retries", json_integer(j->max_retries));
+	json_object_set_new(o, "dry_run", json_boolean(j->dry_run));
 	json_object_set_new(o, "tasks", json_integer((json_int_t)j->ntasks));
 	for (i = 0; i < STORE_TASK_NSTATES; i++)
 		if (j->nstate[i] > 0)

@@ -122,14 +122,15 @@ void dispatch_answer(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
 /* Wake the host's held poll, if any. */
 void dispatch_wake(struct ctld *cd, int64_t host_id);
 /*
- * Create a job on every accepted host the selector matches and wake them.
+ * Create a job on every accepted host the selector matches and wake them;
+ * with dry_run its tasks report what they would do and change nothing.
  * 0 with job_id set and *nhosts >= 1; -1 with err set (bad selector, no
  * host matches, store error). *usage is set when the fault is the
  * caller's.
  */
 int dispatch_job_create(struct ctld *cd, const struct store_actor *who,
     const char *module, const char *params, const char *target,
-    int64_t timeout_ms, int retries, char job_id[STORE_ID_LEN + 1],
+    int64_t timeout_ms, int retries, int dry_run, char job_id[STORE_ID_LEN + 1],
     size_t *nhosts, int *usage, struct vsm_err *err);
 /* Cancel a job and tell the agents running its tasks. */
 int dispatch_job_cancel(struct ctld *cd, const struct store_actor *who,

@@ -123,6 +123,7 @@ dispatch_reply(struct vsm_srv_req *req, int64_t host_id,
 		pt->module = (char *)tv[i].module;
 		pt->deadline_ms = (uint64_t)tv[i].deadline_at;
 		pt->timeout_s = (uint32_t)((tv[i].timeout_ms + 999) / 1000);
+		pt->dry_run = tv[i].dry_run != 0;
 		if (pt->id == NULL || dispatch_params(&tv[i], pt) == -1)
 			log_warnx("task %s: params not sent", tv[i].id);
 		log_debug("host %lld: task %s (%s) sent", (long long)host_id,
@@ -293,7 +294,7 @@ dispatch_labels(const char *text, json_t **o, struct vsm_label *lv, size_t cap)
 int
 dispatch_job_create(struct ctld *cd, const struct store_actor *who,
     const char *module, const char *params, const char *target,
-    int64_t timeout_ms, int retries, char job_id[STORE_ID_LEN + 1],
+    int64_t timeout_ms, int retries, int dry_run, char job_id[STORE_ID_LEN + 1],
     size_t *nhosts, int *usage, struct vsm_err *err)
 {
 	struct vsm_selector  *sel = NULL;
@@ -338,6 +339,7 @@ dispatch_job_create(struct ctld *cd, const struct store_actor *who,
 	spec.target = target;
 	spec.timeout_ms = timeout_ms;
 	spec.max_retries = retries;
+	spec.dry_run = dry_run;
 	spec.hosts = ids;
 	spec.nhosts = n;
 	t1 = ctld_mono();

@@ -229,6 +229,7 @@ struct store_job_spec {
 	const char    *target;      /* the selector as typed */
 	int64_t        timeout_ms;  /* run time of one task */
 	int            max_retries; /* extra attempts after fail/error/... */
+	int            dry_run;     /* tasks report, change nothing */
 	const int64_t *hosts;       /* one task per host id */
 	size_t         nhosts;
 };
@@ -242,6 +243,7 @@ struct store_job {
 	int64_t created_at;
 	int64_t timeout_ms;
 	int     max_retries;
+	int     dry_run;
 	size_t  ntasks;
 	size_t  nstate[STORE_TASK_NSTATES]; /* tasks per state */
 };
@@ -262,6 +264,7 @@ struct store_task {
 	int64_t               sent_at;     /* 0 when not yet */
 	int64_t               deadline_at; /* 0 when not yet */
 	int64_t               finished_at; /* 0 when not yet */
+	int                   dry_run;     /* its job's */
 };
 void store_tasks_free(struct store_task *v, size_t n);
 

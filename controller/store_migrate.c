@@ -131,6 +131,12 @@ static const struct migration migrations[] = {
             " target TEXT NOT NULL DEFAULT '',"
             " detail TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(detail)));",
     },
+    {
+        .version = 2,
+        .description = "jobs.dry_run",
+        .sql = "ALTER TABLE jobs ADD COLUMN dry_run INTEGER NOT NULL "
+               "DEFAULT 0 CHECK (dry_run IN (0, 1));",
+    },
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -99,12 +99,12 @@ enum sq_stmt {
 	"first_seen, last_seen, cpu_pct, mem_pct, disk_pct"
 #define JOB_COLS                                                               \
 	"id, module, params, target, timeout_ms, max_retries, created_by, "    \
-	"created_at"
+	"created_at, dry_run"
 #define TASK_COLS                                                              \
 	"t.id, t.job_id, j.module, t.host_id, t.state, t.attempt, "            \
 	"t.max_retries, j.timeout_ms, t.created_at, t.sent_at, "               \
 	"t.deadline_at, "                                                      \
-	"t.finished_at"
+	"t.finished_at, j.dry_run"
 #define TASK_FROM " FROM tasks t JOIN jobs j ON j.id = t.job_id"
 
 static const char *const sq_sql[S__MAX] = {
@@ -169,7 +169,7 @@ static const char *const sq_sql[S__MAX] = {
                        "JOIN agent_keys k ON k.id = h.key_id "
                        "WHERE k.state = 'accepted' ORDER BY h.name",
     [S_JOB_INSERT] = "INSERT INTO jobs (" JOB_COLS ") VALUES "
-                     "(?, ?, ?, ?, ?, ?, ?, ?)",
+                     "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [S_TASK_INSERT] = "INSERT INTO tasks (id, job_id, host_id, state, "
                       "max_retries, created_at) VALUES "
                       "(?, ?, ?, 'queued', ?, ?)",
@@ -1300,6 +1300,7 @@ job_row(struct sq_conn *c, sqlite3_stmt *stmt, struct store_job *j,
 	j->max_retries = sqlite3_column_int(stmt, 5);
 	col_copy(stmt, 6, j->created_by, sizeof(j->created_by));
 	j->created_at = sqlite3_column_int64(stmt, 7);
+	j->dry_run = sqlite3_column_int(stmt, 8);
 	if (j->params == NULL || j->target == NULL) {
 		store_job_clear(j);
 		return (vsm_err_set(err, "store: out of memory"));
@@ -1348,6 +1349,7 @@ sq_job_create(void *db, const struct store_actor *who,
 	sqlite3_bind_int(stmt, 6, spec->max_retries);
 	bind_text(stmt, 7, who->who);
 	sqlite3_bind_int64(stmt, 8, now);
+	sqlite3_bind_int(stmt, 9, spec->dry_run != 0);
 	if (sq_run(&s->w, stmt, "job insert", err) == -1)
 		goto out;
 	for (i = 0; i < spec->nhosts; i++) {
@@ -1371,7 +1373,8 @@ sq_job_create(void *db, const struct store_actor *who,
 		}
 		sq_done(stmt);
 	}
-	snprintf(detail, sizeof(detail), "{\"tasks\":%zu}", spec->nhosts);
+	snprintf(detail, sizeof(detail), "{\"tasks\":%zu,\"dry_run\":%s}",
+	    spec->nhosts, spec->dry_run ? "true" : "false");
 	/* The module and the target go in as they are, bound, not pasted. */
 	if (audit_insert(s, who, "job.create", job_id, detail, now, err) == -1)
 		goto out;
@@ -1502,7 +1505,8 @@ task_row(sqlite3_stmt *stmt, struct store_task *t, int with_params,
 	t->sent_at = sqlite3_column_int64(stmt, 9);
 	t->deadline_at = sqlite3_column_int64(stmt, 10);
 	t->finished_at = sqlite3_column_int64(stmt, 11);
-	if (with_params && (t->params = col_dup(stmt, 12)) == NULL)
+	t->dry_run = sqlite3_column_int(stmt, 12);
+	if (with_params && (t->params = col_dup(stmt, 13)) == NULL)
 		return (vsm_err_set(err, "store: out of memory"));
 	return (0);
 }

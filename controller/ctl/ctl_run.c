@@ -13,13 +13,14 @@ cmd_run(struct ctl *c, int argc, char **argv)
 	struct ctl_args args = {0}, params = {0};
 	const char     *module, *target = NULL, *timeout = NULL;
 	const char     *retries = NULL, *eq;
-	int             wait = 0;
+	int             wait = 0, dry = 0;
 	struct ctl_opt  opts[] = {
 	     {"--target", CTL_OPT_STR, &target, NULL},
 	     {"--param", CTL_OPT_LIST, &params, "param"},
 	     {"--timeout", CTL_OPT_STR, &timeout, NULL},
 	     {"--retries", CTL_OPT_STR, &retries, NULL},
 	     {"--wait", CTL_OPT_FLAG, &wait, NULL},
+	     {"--dry-run", CTL_OPT_FLAG, &dry, NULL},
 	     {NULL, 0, NULL, NULL},
         };
 	json_t *doc = NULL;
@@ -42,7 +43,8 @@ cmd_run(struct ctl *c, int argc, char **argv)
 	    (timeout != NULL &&
 	        ctl_arg(c, &args, "timeout", timeout) != CTL_OK) ||
 	    (retries != NULL &&
-	        ctl_arg(c, &args, "retries", retries) != CTL_OK))
+	        ctl_arg(c, &args, "retries", retries) != CTL_OK) ||
+	    (dry && ctl_arg(c, &args, "dry_run", "true") != CTL_OK))
 		return (CTL_USAGE);
 	for (i = 0; i < params.n; i++)
 		if (ctl_arg(c, &args, "param", params.val[i]) != CTL_OK)

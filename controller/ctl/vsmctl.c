@@ -35,7 +35,7 @@ static const struct ctl_cmd ctl_cmds[] = {
         "make an enrollment token"},
     {"run", cmd_run,
         "run MODULE [--target SEL] [--param k=v]... [--timeout D] "
-        "[--retries N] [--wait]",
+        "[--retries N] [--dry-run] [--wait]",
         "run a task module on the matching hosts"},
     {"jobs", cmd_jobs, "jobs [--limit N]", "list jobs, newest first"},
     {"job show", cmd_job_show, "job show ID", "show a job and its tasks"},

@@ -768,6 +768,20 @@ test_run_on_selector_runs_on_matching_hosts_only(void **state)
 	assert_int_equal(json_object_size(t), 1);
 	assert_int_equal(json_integer_value(json_object_get(t, "ok")), 2);
 	json_decref(doc);
+
+	/* --dry-run reaches the module: exec reports the argv, runs nothing. */
+	doc = ctl_doc("run", "exec.nap", "--target", "role=app", "--dry-run",
+	    "--wait", NULL);
+	assert_non_null(doc);
+	assert_true(json_is_true(
+	    json_object_get(json_object_get(doc, "job"), "dry_run")));
+	assert_int_equal(json_array_size(json_object_get(doc, "tasks")), 1);
+	t = json_array_get(json_object_get(doc, "tasks"), 0);
+	assert_string_equal(jstr(t, "state"), "ok");
+	t = json_object_get(json_object_get(t, "result"), "result");
+	assert_true(json_is_true(json_object_get(t, "dry_run")));
+	assert_null(json_object_get(t, "exit_code"));
+	json_decref(doc);
 }
 
 static void
