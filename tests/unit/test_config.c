@@ -181,6 +181,24 @@ test_examples_load(void **state)
 	assert_int_equal(a->secrets_exposed, 0);
 	vsm_agent_config_free(a);
 
+	/* The VitalStream hosts of docs/modules.md. */
+	if (vsm_agent_config_load(
+	        example("agent-vitalstream-db.yaml"), &a, &err) == -1)
+		fail_msg("%s", err.msg);
+	assert_true(a->has_postgres && a->has_redis && a->has_mongo);
+	assert_int_equal(a->services.units.n, 3);
+	assert_non_null(vsm_agent_command_find(a, "logrotate"));
+	vsm_agent_config_free(a);
+	if (vsm_agent_config_load(
+	        example("agent-vitalstream-app.yaml"), &a, &err) == -1)
+		fail_msg("%s", err.msg);
+	assert_false(a->has_postgres || a->has_redis || a->has_mongo);
+	assert_string_equal(a->services.compose_command, "compose-ps");
+	assert_int_equal(a->http.allow.n, 2);
+	assert_non_null(vsm_agent_command_find(a, "certbot"));
+	assert_non_null(vsm_agent_command_find(a, "npm-audit"));
+	vsm_agent_config_free(a);
+
 	if (vsm_controller_config_load(example("controller.yaml"), &c, &err) ==
 	    -1)
 		fail_msg("%s", err.msg);
@@ -228,6 +246,82 @@ test_agent_defaults_apply(void **state)
 	assert_string_equal(cfg->enroll_token, "");
 	vsm_agent_config_free(cfg);
 	vsm_agent_config_free(NULL);
+}
+
+/* The sections the task modules read (docs/config.md, docs/modules.md). */
+static void
+test_agent_module_sections(void **state)
+{
+	static const struct {
+		const char *yaml, *msg;
+	} bad[] = {
+	    {"http:\n  allow: [\"ftp://x/\"]\n", "http://"},
+	    {"http:\n  allow: [\"http://a b/\"]\n", "spaces"},
+	    {"logs:\n  dirs: [\"\"]\n", "empty"},
+	    {"logs:\n  dirs: {a: b}\n", "list of paths"},
+	    {"services:\n  units: [\"a;b\"]\n", "unit name"},
+	    {"services:\n  compose_command: nope\n", "no command 'nope'"},
+	    {"services:\n  systemctl_command: nope\n", "no command 'nope'"},
+	    {"health:\n  alarms_pointer: active\n", "JSON pointer"},
+	    {"health:\n  alarms_url: \"file:///etc/passwd\"\n", "http://"},
+	};
+	struct vsm_agent_config *cfg;
+	struct vsm_err           err;
+	char                     text[1024], real[PATH_MAX], want[PATH_MAX + 16];
+	const char              *p;
+	size_t                   i;
+
+	(void)state;
+	p = put_file("agent.yaml", AGENT_MIN, 0600);
+	if (vsm_agent_config_load(p, &cfg, &err) == -1)
+		fail_msg("%s", err.msg);
+	assert_false(cfg->has_postgres || cfg->has_redis || cfg->has_mongo);
+	assert_int_equal(cfg->http.allow.n, 0);
+	assert_int_equal(cfg->logs.dirs.n, 1);
+	assert_string_equal(cfg->logs.dirs.v[0], "/var/log");
+	assert_int_equal(cfg->logs.clean_dirs.n, 0);
+	assert_int_equal(cfg->certs.dirs.n, 2);
+	assert_string_equal(cfg->logs.auth_log, "/var/log/auth.log");
+	vsm_agent_config_free(cfg);
+
+	p = put_file("agent.yaml",
+	    AGENT_MIN
+	    "redis: {}\n"
+	    "http:\n  allow: \"http://127.0.0.1:8081/\"\n"
+	    "logs:\n  dirs: [app/logs, /srv/log]\n  clean_dirs: []\n"
+	    "commands:\n  compose-ps: [/usr/bin/docker, compose, ps]\n"
+	    "services:\n  units: [redis-server.service]\n"
+	    "  compose_command: compose-ps\n",
+	    0600);
+	if (vsm_agent_config_load(p, &cfg, &err) == -1)
+		fail_msg("%s", err.msg);
+	assert_true(cfg->has_redis);
+	assert_false(cfg->has_postgres);
+	assert_int_equal(cfg->redis.port, 6379);
+	assert_int_equal(cfg->http.allow.n, 1);
+	assert_int_equal(cfg->logs.dirs.n, 2); /* replaces the default */
+	assert_non_null(realpath(tmpdir, real));
+	snprintf(want, sizeof(want), "%s/app/logs", real);
+	assert_string_equal(cfg->logs.dirs.v[0], want);
+	assert_true(vsm_strlist_has_prefix_dir(&cfg->logs.dirs, "/srv/log"));
+	assert_true(vsm_strlist_has_prefix_dir(&cfg->logs.dirs, "/srv/log/a"));
+	assert_false(
+	    vsm_strlist_has_prefix_dir(&cfg->logs.dirs, "/srv/logbook"));
+	assert_false(
+	    vsm_strlist_has_prefix_dir(&cfg->logs.dirs, "/srv/log/../etc"));
+	assert_false(vsm_strlist_has_prefix_dir(&cfg->logs.dirs, "srv/log"));
+	assert_string_equal(cfg->services.compose_command, "compose-ps");
+	vsm_agent_config_free(cfg);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), AGENT_MIN "%s", bad[i].yaml);
+		p = put_file("agent.yaml", text, 0600);
+		assert_int_equal(vsm_agent_config_load(p, &cfg, &err), -1);
+		assert_null(cfg);
+		if (strstr(err.msg, bad[i].msg) == NULL)
+			fail_msg(
+			    "%zu: '%s' lacks '%s'", i, err.msg, bad[i].msg);
+	}
 }
 
 static void
@@ -773,6 +867,10 @@ test_agent_write_default_round_trips(void **state)
 	assert_int_equal(cfg->ncommands, 0);
 	assert_int_equal(cfg->heartbeat_ms, 30000);
 	assert_int_equal(cfg->secrets_exposed, 0);
+	/* A new host runs no database until its file says so. */
+	assert_false(cfg->has_postgres);
+	assert_false(cfg->has_redis);
+	assert_false(cfg->has_mongo);
 	vsm_agent_config_free(cfg);
 
 	/* Never over an existing file, which stays as it was. */
@@ -1023,6 +1121,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_examples_load),
 	    cmocka_unit_test(test_agent_defaults_apply),
+	    cmocka_unit_test(test_agent_module_sections),
 	    cmocka_unit_test(test_agent_relative_paths_follow_the_file),
 	    cmocka_unit_test(test_controller_defaults_apply),
 	    cmocka_unit_test(test_agent_bad_files_name_the_line),
