@@ -950,6 +950,7 @@ vsm_agent_config_load(
 {
 	struct vsm_agent_config *cfg;
 	char                     abs[PATH_MAX];
+	const char              *src;
 	int                      exposed;
 
 	*out = NULL;
@@ -961,9 +962,12 @@ vsm_agent_config_load(
 		return (vsm_err_set(err, "out of memory"));
 	}
 	/* Absolute: the task children get this path (TaskSpawn). */
-	if (realpath(path, abs) == NULL || strlen(abs) >= sizeof(cfg->path))
-		snprintf(abs, sizeof(abs), "%s", path);
-	snprintf(cfg->path, sizeof(cfg->path), "%s", abs);
+	src = realpath(path, abs) != NULL ? abs : path;
+	if (strlen(src) >= sizeof(cfg->path)) {
+		vsm_agent_config_free(cfg);
+		return (vsm_err_set(err, "%s: path too long", path));
+	}
+	memcpy(cfg->path, src, strlen(src) + 1);
 	if (vsm_cfg_load(path, agent_fields, cfg, agent_post, &exposed, err) ==
 	    -1) {
 		vsm_agent_config_free(cfg);
