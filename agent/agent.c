@@ -31,6 +31,7 @@
 #define AGENT_SLOW_MAX    (5 * 60000)
 #define AGENT_TICK        250 /* ms between looks at the signal flag */
 #define AGENT_CAPS_MAX    256 /* modules, and commands, in the Hello */
+#define AGENT_ENV_MAX     32  /* runner.env names */
 #define AGENT_HELLO_MAX   VSM_HELLO_MAX
 
 static volatile sig_atomic_t agent_sig;
@@ -456,6 +457,7 @@ agent_open(struct agent *a, struct vsm_err *err)
 	struct spool_limits  sl = {0};
 	char                 path[VSM_CFG_PATH_MAX + 16];
 	char                 adir[VSM_CFG_PATH_MAX + 16];
+	const char          *envv[AGENT_ENV_MAX + 1];
 	uint8_t              rnd[8];
 	size_t               i;
 
@@ -484,6 +486,11 @@ agent_open(struct agent *a, struct vsm_err *err)
 	rc.limits.open_files = a->cfg->runner.open_files;
 	if (a->cfg->runner.task_binary[0] != '\0')
 		rc.task_path = a->cfg->runner.task_binary;
+	/* runner_new copies the values: a stack array of names will do. */
+	for (i = 0; i < a->cfg->runner.env.n && i < AGENT_ENV_MAX; i++)
+		envv[i] = a->cfg->runner.env.v[i];
+	envv[i] = NULL;
+	rc.env_allow = envv;
 	if (uploader_dir(a, adir, sizeof(adir)) == -1)
 		return (vsm_err_set(err, "data_dir too long"));
 	rc.artifact_dir = adir;

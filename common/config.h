@@ -148,6 +148,9 @@ struct vsm_agent_config {
 		uint64_t cpu_ms;     /* RLIMIT_CPU (whole s); 0: unlimited */
 		uint64_t mem_bytes;  /* RLIMIT_AS; 0: unlimited */
 		uint64_t open_files; /* RLIMIT_NOFILE */
+		/* Names of environment variables task children keep
+		 * (PGPASSWORD, PGSSLMODE, ...); at most 32. */
+		struct vsm_strlist env;
 	} runner;
 	struct vsm_command *commands;
 	size_t              ncommands;

@@ -614,6 +614,22 @@ static const struct vsm_cfg_field limits_fields[] = {
     {.key = NULL},
 };
 
+/* runner.env: an environment variable name (not PATH or LANG). */
+static int
+check_env_name(const char *s, struct vsm_err *err)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!(isupper((unsigned char)s[i]) || s[i] == '_' ||
+		        (i > 0 && isdigit((unsigned char)s[i]))))
+			return (vsm_err_set(err,
+			    "'%s' is not a variable name (A-Z, 0-9, _)", s));
+	if (strcmp(s, "PATH") == 0 || strcmp(s, "LANG") == 0)
+		return (vsm_err_set(err, "%s is set by the agent", s));
+	return (0);
+}
+
 static const struct vsm_cfg_field runner_fields[] = {
     {.key = "max_tasks",
         .type = VSM_CFG_T_UINT,
@@ -630,6 +646,12 @@ static const struct vsm_cfg_field runner_fields[] = {
         .type = VSM_CFG_T_PATH,
         .off = A(runner.task_binary),
         .size = SZ(runner.task_binary)},
+    {.key = "env",
+        .type = VSM_CFG_T_LIST,
+        .off = A(runner.env),
+        .size = 128,
+        .max = 32,
+        .check = check_env_name},
     {.key = NULL},
 };
 
@@ -1001,6 +1023,7 @@ vsm_agent_config_free(struct vsm_agent_config *cfg)
 
 	if (cfg == NULL)
 		return;
+	vsm_strlist_clear(&cfg->runner.env);
 	vsm_strlist_clear(&cfg->http.allow);
 	vsm_strlist_clear(&cfg->logs.dirs);
 	vsm_strlist_clear(&cfg->logs.clean_dirs);

@@ -264,12 +264,14 @@ test_agent_module_sections(void **state)
 	    {"services:\n  systemctl_command: nope\n", "no command 'nope'"},
 	    {"health:\n  alarms_pointer: active\n", "JSON pointer"},
 	    {"health:\n  alarms_url: \"file:///etc/passwd\"\n", "http://"},
+	    {"runner:\n  env: [\"LD_PRELOAD=x\"]\n", "variable name"},
+	    {"runner:\n  env: [PATH]\n", "set by the agent"},
 	};
 	struct vsm_agent_config *cfg;
 	struct vsm_err           err;
-	char                     text[1024], real[PATH_MAX], want[PATH_MAX + 16];
-	const char              *p;
-	size_t                   i;
+	char        text[1024], real[PATH_MAX], want[PATH_MAX + 16];
+	const char *p;
+	size_t      i;
 
 	(void)state;
 	p = put_file("agent.yaml", AGENT_MIN, 0600);
@@ -291,7 +293,8 @@ test_agent_module_sections(void **state)
 	    "logs:\n  dirs: [app/logs, /srv/log]\n  clean_dirs: []\n"
 	    "commands:\n  compose-ps: [/usr/bin/docker, compose, ps]\n"
 	    "services:\n  units: [redis-server.service]\n"
-	    "  compose_command: compose-ps\n",
+	    "  compose_command: compose-ps\n"
+	    "runner:\n  env: [PGPASSWORD, PGSSLMODE]\n",
 	    0600);
 	if (vsm_agent_config_load(p, &cfg, &err) == -1)
 		fail_msg("%s", err.msg);
@@ -311,6 +314,8 @@ test_agent_module_sections(void **state)
 	    vsm_strlist_has_prefix_dir(&cfg->logs.dirs, "/srv/log/../etc"));
 	assert_false(vsm_strlist_has_prefix_dir(&cfg->logs.dirs, "srv/log"));
 	assert_string_equal(cfg->services.compose_command, "compose-ps");
+	assert_int_equal(cfg->runner.env.n, 2);
+	assert_string_equal(cfg->runner.env.v[1], "PGSSLMODE");
 	vsm_agent_config_free(cfg);
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
