@@ -29,7 +29,10 @@ int bench_agent_idle(int, char **, struct vsm_err *);
 /* bench_ansible.c */
 int bench_ansible(int, char **, struct vsm_err *);
 
+static int bench_all(int, char **, struct vsm_err *);
+
 static const struct bench_cmd cmds[] = {
+    {"all", bench_all, "all [--agents N] (every figure of docs/benchmarks.md)"},
     {"channel", bench_channel, "channel [--seconds S] [--window W] [--json]"},
     {"agent-idle", bench_agent_idle,
         "agent-idle [--seconds S] [--tasks N] [--json]"},
@@ -43,6 +46,48 @@ static const struct bench_cmd cmds[] = {
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+/*
+ * vsm-bench all: the runs docs/benchmarks.md records, one after the other,
+ * each with the arguments of its table there (--agents N scales the fleet
+ * run down from 10,000). Stops at the first run that fails.
+ */
+static int
+bench_all(int argc, char **argv, struct vsm_err *err)
+{
+	char  agents[16] = "10000";
+	char *runs[][9] = {
+	    {"channel", NULL},
+	    {"fleet", "--agents", agents, "--rounds", "3", "--idle", "10",
+	        NULL},
+	    {"agent-idle", NULL},
+	    {"ansible", NULL},
+	};
+	size_t i, j, n;
+	int    rc;
+
+	if (argc == 3 && strcmp(argv[1], "--agents") == 0 &&
+	    strspn(argv[2], "0123456789") == strlen(argv[2]) &&
+	    strlen(argv[2]) < sizeof(agents) && argv[2][0] != '\0')
+		snprintf(agents, sizeof(agents), "%s", argv[2]);
+	else if (argc != 1)
+		return (vsm_err_set(err, "only --agents N is accepted"), 2);
+	for (i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		for (n = 0; runs[i][n] != NULL; n++)
+			continue;
+		printf("\n=== vsm-bench");
+		for (j = 0; j < n; j++)
+			printf(" %s", runs[i][j]);
+		printf("\n");
+		fflush(stdout);
+		for (j = 0; j < NCMDS; j++)
+			if (strcmp(cmds[j].name, runs[i][0]) == 0)
+				break;
+		if ((rc = cmds[j].fn((int)n, runs[i], err)) != 0)
+			return (rc == 2 ? 1 : rc);
+	}
+	return (0);
+}
 
 static void
 usage(FILE *fp)
