@@ -666,6 +666,8 @@ agent_run(struct vsm_agent_config *cfg, struct vsm_err *err)
 	}
 	agent_link(a);
 	log_info("stopping (%s)", agent_sig == SIGINT ? "SIGINT" : "SIGTERM");
+	/* A held poll would keep the poller for up to heartbeat + 15 s. */
+	vsm_client_cancel(a->client);
 	ret = 0;
 join:
 	for (i = 0; i < nth; i++)

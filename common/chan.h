@@ -137,6 +137,12 @@ struct vsm_client_config {
 /* Create the socket and start dialing (non-blocking). 0 or -1 + err. */
 int vsm_client_open(struct vsm_client **cp, const struct vsm_client_config *cfg,
     struct vsm_err *err);
+/*
+ * Cancel every call in flight (each returns -1, "connection ... lost") and
+ * refuse new ones, so that threads blocked in a long poll return at once
+ * when a daemon stops; close with vsm_client_close. NULL is a no-op.
+ */
+void vsm_client_cancel(struct vsm_client *c);
 void vsm_client_close(struct vsm_client *c); /* NULL is a no-op */
 
 /*

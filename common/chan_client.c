@@ -45,6 +45,7 @@ struct vsm_client {
 	pthread_t           dial_thr;
 	int                 dial_started;
 	int                 closing;
+	int                 cancelled; /* vsm_client_cancel: no new calls */
 	uint32_t            backoff_base_ms, backoff_cap_ms;
 	struct vsm_session *sess;
 	struct vsm_map      pipes; /* live pipe ids -> (void *)1 */
@@ -162,8 +163,9 @@ inflight_add(struct vsm_client *c, struct call *k, uint32_t pipe)
 
 	pthread_mutex_lock(&c->mtx);
 	k->pipe = pipe;
-	/* The session's pipe already went: do not start. */
-	if (pipe != 0 && vsm_map_get(&c->pipes, pipe) == NULL)
+	/* The session's pipe already went, or the client stops: do not
+	 * start. */
+	if (c->cancelled || (pipe != 0 && vsm_map_get(&c->pipes, pipe) == NULL))
 		goto out;
 	for (i = 0; i < MAX_INFLIGHT; i++)
 		if (c->inflight[i] == NULL) {
@@ -468,6 +470,12 @@ vsm_client_call(struct vsm_client *c, const uint8_t *req, size_t len,
 
 	*replyp = NULL;
 	*rlenp = 0;
+	pthread_mutex_lock(&c->mtx);
+	if (c->cancelled) {
+		pthread_mutex_unlock(&c->mtx);
+		return (vsm_err_set(err, "client to %s stopping", c->url));
+	}
+	pthread_mutex_unlock(&c->mtx);
 	if (len > c->max_payload)
 		return (vsm_err_set(err,
 		    "request of %zu bytes above the "
@@ -653,6 +661,21 @@ fail_nosock:
 	sodium_memzero(&c->key, sizeof(c->key));
 	free(c);
 	return (-1);
+}
+
+void
+vsm_client_cancel(struct vsm_client *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->mtx);
+	c->cancelled = 1;
+	for (i = 0; i < MAX_INFLIGHT; i++)
+		if (c->inflight[i] != NULL)
+			nng_aio_cancel(c->inflight[i]->aio);
+	pthread_mutex_unlock(&c->mtx);
 }
 
 void
