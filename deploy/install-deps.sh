@@ -20,7 +20,7 @@ libjansson-dev
 libarchive-dev
 libzstd-dev
 libcmocka-dev
-iproute2 procps jq"
+iproute2 procps jq tzdata"
 
 die() { echo "install-deps: $*" >&2; exit 1; }
 
