@@ -242,6 +242,12 @@ enum vsm_overlap {
 	VSM_OVERLAP_SKIP = 0, /* a run still going: skip this one */
 	VSM_OVERLAP_QUEUE,    /* start it when the previous run ends */
 	VSM_OVERLAP_ALLOW,    /* run both */
+	VSM_OVERLAP_REPLACE,  /* cancel the previous run, start this one */
+};
+
+enum vsm_window_policy {
+	VSM_WINDOW_WAIT = 0, /* outside the window: wait for it to open */
+	VSM_WINDOW_SKIP,     /* outside the window: skip the run */
 };
 
 /* A schedule as config-as-code; the scheduler gives it meaning. */
@@ -254,12 +260,18 @@ struct vsm_schedule_config {
 	char              cron[VSM_CFG_STR_MAX];
 	char              tz[VSM_CFG_STR_MAX];     /* "" : the controller's */
 	char              window[VSM_CFG_STR_MAX]; /* "" : none */
-	unsigned          max_parallel;            /* 0 : no limit */
-	int               max_parallel_pct;        /* max_parallel is a % */
-	enum vsm_overlap  overlap;
-	uint64_t          timeout_ms; /* 0 : the module's default */
-	int               enabled;
-	size_t            line; /* where it starts in the file */
+	enum vsm_window_policy window_policy;
+	unsigned               max_parallel;     /* 0 : no limit */
+	int                    max_parallel_pct; /* max_parallel is a % */
+	enum vsm_overlap       overlap;
+	uint64_t               timeout_ms;     /* one task; 0 : 1h */
+	uint64_t               run_timeout_ms; /* the whole run; 0 : none */
+	uint64_t               splay_ms;       /* hosts start over this span */
+	uint64_t               starting_deadline_ms; /* 0 : 1h */
+	unsigned               retries;
+	int                    enabled;
+	size_t                 line; /* where it starts in its file */
+	int                    in_schedules_file; /* from schedules_file */
 };
 
 struct vsm_controller_config {
@@ -280,7 +292,8 @@ struct vsm_controller_config {
 	int      log_level;
 	struct vsm_schedule_config *schedules;
 	size_t                      nschedules;
-	int                         secrets_exposed;
+	char schedules_file[VSM_CFG_PATH_MAX]; /* more schedules; "" */
+	int  secrets_exposed;
 };
 
 /* As vsm_agent_config_load. */

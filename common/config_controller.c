@@ -10,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <sodium.h>
 #include <yaml.h>
 
 #include "config_int.h"
+#include "cron.h"
 #include "log.h"
 
 #define K(m)   offsetof(struct vsm_controller_config, m)
@@ -56,6 +58,37 @@ static int
 check_store(const char *s, struct vsm_err *err)
 {
 	return (vsm_store_check(s, err));
+}
+
+/* A cron expression that parses and fires at least once. */
+static int
+check_cron(const char *s, struct vsm_err *err)
+{
+	struct vsm_cron c;
+	struct vsm_err  e;
+	int64_t         next;
+
+	if (vsm_cron_parse(s, &c, &e) == -1)
+		return (vsm_err_set(err, "'%s': %s", s, e.msg));
+	if (vsm_cron_next(&c, "UTC", (int64_t)time(NULL), &next, &e) == -1)
+		return (vsm_err_set(err, "'%s' never fires: %s", s, e.msg));
+	return (0);
+}
+
+static int
+check_tz(const char *s, struct vsm_err *err)
+{
+	return (vsm_tz_check(s, err));
+}
+
+static int
+check_window(const char *s, struct vsm_err *err)
+{
+	struct vsm_window w;
+
+	if (s[0] == '\0')
+		return (0);
+	return (vsm_window_parse(s, &w, err));
 }
 
 static int
@@ -112,17 +145,38 @@ read_overlap(struct vsm_cfg_ctx *ctx, yaml_node_t *node, void *base)
 	struct vsm_schedule_config *sc = base;
 	const char                 *v;
 
-	if ((v = vsm_cfg_scalar(ctx, node, "skip, queue or allow")) == NULL)
+	if ((v = vsm_cfg_scalar(ctx, node, "skip, queue, replace or allow")) ==
+	    NULL)
 		return (-1);
 	if (strcmp(v, "skip") == 0)
 		sc->overlap = VSM_OVERLAP_SKIP;
 	else if (strcmp(v, "queue") == 0)
 		sc->overlap = VSM_OVERLAP_QUEUE;
+	else if (strcmp(v, "replace") == 0)
+		sc->overlap = VSM_OVERLAP_REPLACE;
 	else if (strcmp(v, "allow") == 0)
 		sc->overlap = VSM_OVERLAP_ALLOW;
 	else
+		return (vsm_cfg_error(ctx, node,
+		    "expected skip, queue, replace or allow, got '%s'", v));
+	return (0);
+}
+
+static int
+read_window_policy(struct vsm_cfg_ctx *ctx, yaml_node_t *node, void *base)
+{
+	struct vsm_schedule_config *sc = base;
+	const char                 *v;
+
+	if ((v = vsm_cfg_scalar(ctx, node, "wait or skip")) == NULL)
+		return (-1);
+	if (strcmp(v, "wait") == 0)
+		sc->window_policy = VSM_WINDOW_WAIT;
+	else if (strcmp(v, "skip") == 0)
+		sc->window_policy = VSM_WINDOW_SKIP;
+	else
 		return (vsm_cfg_error(
-		    ctx, node, "expected skip, queue or allow, got '%s'", v));
+		    ctx, node, "expected wait or skip, got '%s'", v));
 	return (0);
 }
 
@@ -149,13 +203,20 @@ static const struct vsm_cfg_field schedule_fields[] = {
     {.key = "cron",
         .type = VSM_CFG_T_STR,
         .off = S(cron),
-        .size = SSZ(cron),
-        .flags = VSM_CFG_REQUIRED | VSM_CFG_NONEMPTY},
-    {.key = "tz", .type = VSM_CFG_T_STR, .off = S(tz), .size = SSZ(tz)},
+        .size = VSM_CRON_EXPR_MAX,
+        .flags = VSM_CFG_REQUIRED | VSM_CFG_NONEMPTY,
+        .check = check_cron},
+    {.key = "tz",
+        .type = VSM_CFG_T_STR,
+        .off = S(tz),
+        .size = VSM_TZ_MAX,
+        .check = check_tz},
     {.key = "window",
         .type = VSM_CFG_T_STR,
         .off = S(window),
-        .size = SSZ(window)},
+        .size = sizeof(((struct vsm_window *)0)->text),
+        .check = check_window},
+    {.key = "window_policy", .type = VSM_CFG_T_FN, .fn = read_window_policy},
     {.key = "max_parallel", .type = VSM_CFG_T_FN, .fn = read_max_parallel},
     {.key = "overlap", .type = VSM_CFG_T_FN, .fn = read_overlap},
     {.key = "timeout",
@@ -163,6 +224,26 @@ static const struct vsm_cfg_field schedule_fields[] = {
         .off = S(timeout_ms),
         .min = MS_S,
         .max = 30 * 24 * 3600 * MS_S},
+    {.key = "run_timeout",
+        .type = VSM_CFG_T_DURATION,
+        .off = S(run_timeout_ms),
+        .min = 0,
+        .max = 30 * 24 * 3600 * MS_S},
+    {.key = "splay",
+        .type = VSM_CFG_T_DURATION,
+        .off = S(splay_ms),
+        .min = 0,
+        .max = 24 * 3600 * MS_S},
+    {.key = "starting_deadline",
+        .type = VSM_CFG_T_DURATION,
+        .off = S(starting_deadline_ms),
+        .min = MS_S,
+        .max = 30 * 24 * 3600 * MS_S},
+    {.key = "retries",
+        .type = VSM_CFG_T_UINT,
+        .off = S(retries),
+        .min = 0,
+        .max = 100},
     {.key = "enabled", .type = VSM_CFG_T_BOOL, .off = S(enabled)},
     {.key = NULL},
 };
@@ -198,6 +279,7 @@ read_schedules(struct vsm_cfg_ctx *ctx, yaml_node_t *node, void *base)
 		sc = &cfg->schedules[cfg->nschedules++];
 		sc->enabled = 1;
 		sc->overlap = VSM_OVERLAP_SKIP;
+		sc->window_policy = VSM_WINDOW_WAIT;
 		sc->line = n->start_mark.line + 1;
 		snprintf(idx, sizeof(idx), "[%zu]", cfg->nschedules - 1);
 		mark = vsm_cfg_push(ctx, idx);
@@ -283,8 +365,75 @@ static const struct vsm_cfg_field controller_fields[] = {
         .max = TIB},
     {.key = "log_level", .type = VSM_CFG_T_LOGLEVEL, .off = K(log_level)},
     {.key = "schedules", .type = VSM_CFG_T_FN, .fn = read_schedules},
+    {.key = "schedules_file",
+        .type = VSM_CFG_T_PATH,
+        .off = K(schedules_file),
+        .size = SZ(schedules_file)},
     {.key = NULL},
 };
+
+/* A schedules_file holds one key: schedules. */
+static const struct vsm_cfg_field schedules_file_fields[] = {
+    {.key = "schedules", .type = VSM_CFG_T_FN, .fn = read_schedules},
+    {.key = NULL},
+};
+
+/*
+ * Append the schedules of cfg->schedules_file to cfg's own. Errors in
+ * that file are FILE:LINE of it; a name defined in both is refused.
+ */
+static int
+load_schedules_file(struct vsm_controller_config *cfg, struct vsm_err *err)
+{
+	struct vsm_controller_config *more;
+	struct vsm_schedule_config   *v;
+	size_t                        i, j;
+	int                           exposed, ret = -1;
+
+	if ((more = calloc(1, sizeof(*more))) == NULL)
+		return (vsm_err_set(err, "out of memory"));
+	if (vsm_cfg_load(cfg->schedules_file, schedules_file_fields, more, NULL,
+	        &exposed, err) == -1)
+		goto out;
+	if (cfg->nschedules + more->nschedules > VSM_CFG_SCHEDULES_MAX) {
+		vsm_err_set(err, "%s: more than %d schedules with those of %s",
+		    cfg->schedules_file, VSM_CFG_SCHEDULES_MAX, cfg->path);
+		goto out;
+	}
+	for (i = 0; i < more->nschedules; i++)
+		for (j = 0; j < cfg->nschedules; j++)
+			if (strcmp(more->schedules[i].name,
+			        cfg->schedules[j].name) == 0) {
+				vsm_err_set(err,
+				    "%s:%zu: schedules[%zu]: schedule '%s' is "
+				    "also defined in %s:%zu",
+				    cfg->schedules_file,
+				    more->schedules[i].line, i,
+				    more->schedules[i].name, cfg->path,
+				    cfg->schedules[j].line);
+				goto out;
+			}
+	if (more->nschedules == 0) {
+		ret = 0;
+		goto out;
+	}
+	if ((v = reallocarray(cfg->schedules,
+	         cfg->nschedules + more->nschedules, sizeof(*v))) == NULL) {
+		vsm_err_set(err, "out of memory");
+		goto out;
+	}
+	cfg->schedules = v;
+	for (i = 0; i < more->nschedules; i++) {
+		v[cfg->nschedules] = more->schedules[i];
+		v[cfg->nschedules++].in_schedules_file = 1;
+	}
+	/* The params now belong to cfg. */
+	more->nschedules = 0;
+	ret = 0;
+out:
+	vsm_controller_config_free(more);
+	return (ret);
+}
 
 static void
 controller_defaults(struct vsm_controller_config *cfg)
@@ -351,6 +500,9 @@ controller_post(struct vsm_cfg_ctx *ctx, yaml_node_t *root, void *base)
 	}
 	if (vsm_conninfo_has_secret(cfg->store))
 		ctx->secrets = 1;
+	if (cfg->schedules_file[0] != '\0' &&
+	    load_schedules_file(cfg, ctx->err) == -1)
+		return (-1);
 	if (stat(cfg->key_file, &st) == 0 &&
 	    (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
 		return (vsm_cfg_error(ctx, vsm_cfg_find(ctx, root, "key_file"),
@@ -453,9 +605,14 @@ static const char controller_tail[] =
     "#    target: \"role=db\"\n"
     "#    cron: \"30 2 * * *\"\n"
     "#    tz: Europe/Berlin\n"
+    "#    window: \"Sat 01:00-05:00\"\n"
     "#    max_parallel: 25%\n"
     "#    overlap: skip\n"
-    "#    timeout: 2h\n";
+    "#    splay: 5m\n"
+    "#    starting_deadline: 1h\n"
+    "#    timeout: 2h\n"
+    "# More schedules from a file (docs/scheduler.md):\n"
+    "# schedules_file: schedules.yaml\n";
 
 int
 vsm_controller_config_write_default(const char *path,

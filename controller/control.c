@@ -20,23 +20,9 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "control_int.h"
 #include "ctld.h"
 #include "log.h"
-
-#define CTL_OK           0
-#define CTL_FAIL         1
-#define CTL_USAGE        2
-#define CTL_LINE_MAX     1024
-#define CTL_LIST_DEFAULT 100
-
-struct ctl_call {
-	struct ctld                *cd;
-	const struct ctld_operator *op;
-	struct store_actor          actor;
-	const Vsm__CtlRequest      *rq;
-	json_t                     *out; /* the result document */
-	char                        error[512];
-};
 
 typedef int ctl_fn(struct ctl_call *);
 
@@ -70,7 +56,7 @@ role_parse(const char *s, enum ctld_role *out)
 
 /* --- arguments ---------------------------------------------------------- */
 
-static const char *
+const char *
 arg_get(const struct ctl_call *c, const char *key)
 {
 	size_t i;
@@ -81,10 +67,7 @@ arg_get(const struct ctl_call *c, const char *key)
 	return (NULL);
 }
 
-static int ctl_fail(struct ctl_call *c, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
+int
 ctl_fail(struct ctl_call *c, int status, const char *fmt, ...)
 {
 	va_list ap;
@@ -96,7 +79,7 @@ ctl_fail(struct ctl_call *c, int status, const char *fmt, ...)
 }
 
 /* An optional non-negative integer argument; -1 with c->error when bad. */
-static int
+int
 arg_int(
     struct ctl_call *c, const char *key, int64_t def, int64_t max, int64_t *out)
 {
@@ -118,7 +101,7 @@ arg_int(
 	return (0);
 }
 
-static json_t *
+json_t *
 json_text(const char *s)
 {
 	json_t *j;
@@ -435,6 +418,10 @@ job_json(const struct store_job *j)
 	json_object_set_new(o, "timeout_ms", json_integer(j->timeout_ms));
 	json_object_set_new(o, "max_retries", json_integer(j->max_retries));
 	json_object_set_new(o, "dry_run", json_boolean(j->dry_run));
+	json_object_set_new(o, "max_parallel", json_integer(j->max_parallel));
+	json_object_set_new(o, "window_end",
+	    j->window_end > 0 ? json_integer(j->window_end) : json_null());
+	json_object_set_new(o, "schedule", json_string(j->schedule));
 	json_object_set_new(o, "tasks", json_integer((json_int_t)j->ntasks));
 	for (i = 0; i < STORE_TASK_NSTATES; i++)
 		if (j->nstate[i] > 0)
@@ -773,6 +760,16 @@ static const struct ctl_cmd ctl_cmds[] = {
     {"job.logs", CTLD_ROLE_VIEWER, cmd_job_logs, "id [cursor]"},
     {"job.cancel", CTLD_ROLE_OPERATOR, cmd_job_cancel, "id"},
     {"audit", CTLD_ROLE_VIEWER, cmd_audit, "[limit] [before]"},
+    {"schedule.list", CTLD_ROLE_VIEWER, cmd_schedule_list, ""},
+    {"schedule.show", CTLD_ROLE_VIEWER, cmd_schedule_show, "name [limit]"},
+    {"schedule.add", CTLD_ROLE_OPERATOR, cmd_schedule_add,
+        "name module cron [target] [param=k=v]... [tz] [window] "
+        "[window_policy] [overlap] [max_parallel] [splay] [timeout] "
+        "[run_timeout] [starting_deadline] [retries] [enabled]"},
+    {"schedule.rm", CTLD_ROLE_OPERATOR, cmd_schedule_rm, "name"},
+    {"schedule.enable", CTLD_ROLE_OPERATOR, cmd_schedule_enable, "name"},
+    {"schedule.disable", CTLD_ROLE_OPERATOR, cmd_schedule_disable, "name"},
+    {"schedule.fire", CTLD_ROLE_ADMIN, cmd_schedule_fire, "name"},
 };
 
 /* Run one CtlRequest; fills resp (strings owned by the caller after). */

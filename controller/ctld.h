@@ -8,6 +8,7 @@
  *	dispatch.c	jobs from selectors, answering polls, cancels
  *	ingest.c	task events: store writer, then EventsAck
  *	control.c	the control endpoint and its command table
+ *	scheduler*.c	schedules: the tick thread, plans, schedule.*
  *	init.c		init: keys, config, store, admin key, token
  */
 #ifndef VSM_CTLD_H
@@ -39,6 +40,7 @@ struct ctld_operator {
 
 struct registry;
 struct artifacts;
+struct scheduler;
 
 struct ctld {
 	struct vsm_controller_config *cfg;
@@ -48,6 +50,7 @@ struct ctld {
 	struct vsm_server            *control; /* control listener */
 	struct registry              *reg;
 	struct artifacts             *arts;
+	struct scheduler             *sched;
 	struct ctld_operator         *ops;
 	size_t                        nops;
 };
@@ -121,6 +124,17 @@ void dispatch_answer(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
     unsigned slots, int force);
 /* Wake the host's held poll, if any. */
 void dispatch_wake(struct ctld *cd, int64_t host_id);
+/*
+ * Wake the held polls of many hosts, claiming their work in batched
+ * store transactions (a new job, or the scheduler's tick).
+ */
+void dispatch_wake_many(struct ctld *cd, const int64_t *ids, size_t n);
+/*
+ * The accepted hosts the selector matches: 0 with *ids (free it) and
+ * *n >= 1, or -1 with err set (*usage when the selector is bad).
+ */
+int dispatch_targets(struct ctld *cd, const char *target, int64_t **ids,
+    size_t *n, int *usage, struct vsm_err *err);
 /*
  * Create a job on every accepted host the selector matches and wake them;
  * with dry_run its tasks report what they would do and change nothing.

@@ -17,6 +17,7 @@
 
 #include "ctld.h"
 #include "log.h"
+#include "scheduler.h"
 
 /* Start everything in order; 0 or -1 with err set. */
 static int
@@ -65,6 +66,13 @@ daemon_start(struct ctld *cd, struct vsm_err *err)
 		return (-1);
 	if (registry_start(cd->reg) == -1)
 		return (vsm_err_set(err, "registry: cannot start the timer"));
+	/* Schedules from the config file, then the tick thread. */
+	if (scheduler_new(cd, NULL, NULL, &cd->sched) == -1)
+		return (vsm_err_set(err, "scheduler: out of memory"));
+	if (scheduler_sync_config(cd->sched, &e) == -1)
+		return (vsm_err_set(err, "schedules: %s", e.msg));
+	if (scheduler_start(cd->sched) == -1)
+		return (vsm_err_set(err, "scheduler: cannot start its thread"));
 	return (0);
 }
 
@@ -72,12 +80,16 @@ daemon_start(struct ctld *cd, struct vsm_err *err)
 static void
 daemon_stop(struct ctld *cd)
 {
+	/* No new runs while the rest stops. */
+	scheduler_stop(cd->sched);
 	if (cd->reg != NULL) {
 		registry_stop(cd->reg);
 		registry_forget(cd->reg);
 	}
 	vsm_server_stop(cd->control);
 	cd->control = NULL;
+	scheduler_free(cd->sched); /* schedule.fire came by control */
+	cd->sched = NULL;
 	/* Replies still in the writer go out before the listener closes. */
 	if (cd->st != NULL)
 		store_writer_stop(cd->st);

@@ -124,6 +124,7 @@ dispatch_reply(struct vsm_srv_req *req, int64_t host_id,
 		pt->deadline_ms = (uint64_t)tv[i].deadline_at;
 		pt->timeout_s = (uint32_t)((tv[i].timeout_ms + 999) / 1000);
 		pt->dry_run = tv[i].dry_run != 0;
+		pt->window_end_ms = (uint64_t)tv[i].window_end;
 		if (pt->id == NULL || dispatch_params(&tv[i], pt) == -1)
 			log_warnx("task %s: params not sent", tv[i].id);
 		log_debug("host %lld: task %s (%s) sent", (long long)host_id,
@@ -231,7 +232,7 @@ dispatch_wake(struct ctld *cd, int64_t host_id)
  * one commit per host. A host whose claim fails, or that has nothing
  * after all, takes the one-host path (which holds the poll again).
  */
-static void
+void
 dispatch_wake_many(struct ctld *cd, const int64_t *ids, size_t n)
 {
 	struct store_claim  cv[DISPATCH_BATCH];
@@ -292,22 +293,20 @@ dispatch_labels(const char *text, json_t **o, struct vsm_label *lv, size_t cap)
 }
 
 int
-dispatch_job_create(struct ctld *cd, const struct store_actor *who,
-    const char *module, const char *params, const char *target,
-    int64_t timeout_ms, int retries, int dry_run, char job_id[STORE_ID_LEN + 1],
-    size_t *nhosts, int *usage, struct vsm_err *err)
+dispatch_targets(struct ctld *cd, const char *target, int64_t **idsp,
+    size_t *np, int *usage, struct vsm_err *err)
 {
-	struct vsm_selector  *sel = NULL;
-	struct store_host    *hv = NULL;
-	struct store_job_spec spec;
-	struct vsm_label      lv[VSM_CFG_LABELS_MAX];
-	struct vsm_err        e;
-	int64_t              *ids = NULL, t0 = ctld_mono(), t1, t2;
-	size_t                i, nh = 0, n = 0;
-	int                   ret = -1;
+	struct vsm_selector *sel = NULL;
+	struct store_host   *hv = NULL;
+	struct vsm_label     lv[VSM_CFG_LABELS_MAX];
+	struct vsm_err       e;
+	int64_t             *ids = NULL;
+	size_t               i, nh = 0, n = 0;
+	int                  ret = -1;
 
 	*usage = 0;
-	*nhosts = 0;
+	*idsp = NULL;
+	*np = 0;
 	if (vsm_selector_parse(target, &sel, &e) == -1) {
 		*usage = 1;
 		vsm_err_set(err, "target '%s': %s", target, e.msg);
@@ -333,6 +332,31 @@ dispatch_job_create(struct ctld *cd, const struct store_actor *who,
 		vsm_err_set(err, "no host matches '%s'", target);
 		goto out;
 	}
+	*idsp = ids;
+	*np = n;
+	ids = NULL;
+	ret = 0;
+out:
+	vsm_selector_free(sel);
+	store_hosts_free(hv, nh);
+	free(ids);
+	return (ret);
+}
+
+int
+dispatch_job_create(struct ctld *cd, const struct store_actor *who,
+    const char *module, const char *params, const char *target,
+    int64_t timeout_ms, int retries, int dry_run, char job_id[STORE_ID_LEN + 1],
+    size_t *nhosts, int *usage, struct vsm_err *err)
+{
+	struct store_job_spec spec;
+	int64_t              *ids = NULL, t0 = ctld_mono(), t1, t2;
+	size_t                n = 0;
+	int                   ret = -1;
+
+	*nhosts = 0;
+	if (dispatch_targets(cd, target, &ids, &n, usage, err) == -1)
+		goto out;
 	memset(&spec, 0, sizeof(spec));
 	spec.module = module;
 	spec.params = params;
@@ -354,8 +378,6 @@ dispatch_job_create(struct ctld *cd, const struct store_actor *who,
 	*nhosts = n;
 	ret = 0;
 out:
-	vsm_selector_free(sel);
-	store_hosts_free(hv, nh);
 	free(ids);
 	return (ret);
 }

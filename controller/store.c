@@ -44,6 +44,35 @@ static const char *const task_states[STORE_TASK_NSTATES] = {
     [STORE_TASK_LOST] = "lost",
 };
 
+static const char *const sched_sources[] = {
+    [STORE_SCHED_API] = "api",
+    [STORE_SCHED_CONFIG] = "config",
+};
+
+static const char *const overlaps[] = {
+    [STORE_OVERLAP_SKIP] = "skip",
+    [STORE_OVERLAP_QUEUE] = "queue",
+    [STORE_OVERLAP_REPLACE] = "replace",
+    [STORE_OVERLAP_ALLOW] = "allow",
+};
+
+static const char *const window_policies[] = {
+    [STORE_WINDOW_WAIT] = "wait",
+    [STORE_WINDOW_SKIP] = "skip",
+};
+
+static const char *const run_outcomes[STORE_RUN_NOUTCOMES] = {
+    [STORE_RUN_FIRED] = "fired",
+    [STORE_RUN_QUEUED] = "queued",
+    [STORE_RUN_WAITING] = "waiting",
+    [STORE_RUN_SKIPPED] = "skipped",
+    [STORE_RUN_MISSED] = "missed",
+    [STORE_RUN_REPLACED] = "replaced",
+    [STORE_RUN_FAILED] = "failed",
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
 #define B(s) (1u << (s))
 #define TERMINAL                                                               \
 	(B(STORE_TASK_OK) | B(STORE_TASK_WARN) | B(STORE_TASK_FAIL) |          \
@@ -102,6 +131,75 @@ store_task_state_parse(const char *s, enum store_task_state *out)
 			return (0);
 		}
 	return (-1);
+}
+
+/* The index of s in names[0..n), or -1. */
+static int
+name_index(const char *const *names, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return ((int)i);
+	return (-1);
+}
+
+const char *
+store_sched_source_str(enum store_sched_source s)
+{
+	return (
+	    (unsigned)s < NELEM(sched_sources) ? sched_sources[s] : "unknown");
+}
+
+const char *
+store_overlap_str(enum store_overlap o)
+{
+	return ((unsigned)o < NELEM(overlaps) ? overlaps[o] : "unknown");
+}
+
+int
+store_overlap_parse(const char *s, enum store_overlap *out)
+{
+	int i = name_index(overlaps, NELEM(overlaps), s);
+
+	if (i >= 0)
+		*out = (enum store_overlap)i;
+	return (i >= 0 ? 0 : -1);
+}
+
+const char *
+store_window_policy_str(enum store_window_policy p)
+{
+	return ((unsigned)p < NELEM(window_policies) ? window_policies[p]
+	                                             : "unknown");
+}
+
+int
+store_window_policy_parse(const char *s, enum store_window_policy *out)
+{
+	int i = name_index(window_policies, NELEM(window_policies), s);
+
+	if (i >= 0)
+		*out = (enum store_window_policy)i;
+	return (i >= 0 ? 0 : -1);
+}
+
+const char *
+store_run_outcome_str(enum store_run_outcome o)
+{
+	return (
+	    (unsigned)o < STORE_RUN_NOUTCOMES ? run_outcomes[o] : "unknown");
+}
+
+int
+store_run_outcome_parse(const char *s, enum store_run_outcome *out)
+{
+	int i = name_index(run_outcomes, STORE_RUN_NOUTCOMES, s);
+
+	if (i >= 0)
+		*out = (enum store_run_outcome)i;
+	return (i >= 0 ? 0 : -1);
 }
 
 int
@@ -587,6 +685,37 @@ store_tasks_free(struct store_task *v, size_t n)
 	free(v);
 }
 
+/* The parts of a job spec past its module, params and target. */
+static int
+check_job_spec(const struct store_job_spec *spec, struct vsm_err *err)
+{
+	size_t i;
+
+	if (spec->nhosts == 0 || spec->hosts == NULL)
+		return (
+		    vsm_err_set(err, "job %s matches no host", spec->module));
+	if (spec->nhosts > STORE_FANOUT_MAX)
+		return (
+		    vsm_err_set(err, "job over %d hosts", STORE_FANOUT_MAX));
+	if (spec->timeout_ms <= 0 || spec->max_retries < 0 ||
+	    spec->max_retries > 100)
+		return (
+		    vsm_err_set(err, "job timeout or retries out of range"));
+	if (spec->max_parallel < 0 || spec->max_parallel > STORE_FANOUT_MAX)
+		return (vsm_err_set(err, "job max_parallel %d not in 0..%d",
+		    spec->max_parallel, STORE_FANOUT_MAX));
+	if (spec->window_end < 0)
+		return (vsm_err_set(err, "job window end is negative"));
+	if (spec->schedule != NULL &&
+	    strnlen(spec->schedule, STORE_NAME_MAX) >= STORE_NAME_MAX)
+		return (vsm_err_set(err, "job schedule name is too long"));
+	for (i = 0; spec->not_before != NULL && i < spec->nhosts; i++)
+		if (spec->not_before[i] < 0)
+			return (
+			    vsm_err_set(err, "task not_before is negative"));
+	return (0);
+}
+
 int
 store_job_create(struct store *st, const struct store_actor *who,
     const struct store_job_spec *spec, int64_t now,
@@ -600,16 +729,8 @@ store_job_create(struct store *st, const struct store_actor *who,
 	if (spec->target != NULL &&
 	    strnlen(spec->target, STORE_TEXT_MAX + 1) > STORE_TEXT_MAX)
 		return (vsm_err_set(err, "target is too long"));
-	if (spec->nhosts == 0 || spec->hosts == NULL)
-		return (
-		    vsm_err_set(err, "job %s matches no host", spec->module));
-	if (spec->nhosts > STORE_FANOUT_MAX)
-		return (
-		    vsm_err_set(err, "job over %d hosts", STORE_FANOUT_MAX));
-	if (spec->timeout_ms <= 0 || spec->max_retries < 0 ||
-	    spec->max_retries > 100)
-		return (
-		    vsm_err_set(err, "job timeout or retries out of range"));
+	if (check_job_spec(spec, err) == -1)
+		return (-1);
 	return (st->be->job_create(st->db, who, spec, now, job_id, err));
 }
 
@@ -739,6 +860,211 @@ store_task_sweep(struct store *st, int64_t now, int64_t ack_ms,
 	*requeued = *timedout = 0;
 	return (
 	    st->be->task_sweep(st->db, now, ack_ms, requeued, timedout, err));
+}
+
+int
+store_task_wake_hosts(struct store *st, int64_t since, int64_t now, size_t max,
+    int64_t **ids, size_t *n, struct vsm_err *err)
+{
+	*ids = NULL;
+	*n = 0;
+	if (max == 0)
+		return (0);
+	if (max > STORE_FANOUT_MAX)
+		max = STORE_FANOUT_MAX;
+	return (st->be->task_wake_hosts(st->db, since, now, max, ids, n, err));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Schedules */
+
+void
+store_schedule_clear(struct store_schedule *s)
+{
+	if (s == NULL)
+		return;
+	free(s->params);
+	free(s->target);
+	s->params = s->target = NULL;
+}
+
+void
+store_schedules_free(struct store_schedule *v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		store_schedule_clear(&v[i]);
+	free(v);
+}
+
+/* A schedule's definition, as every writer of one needs it checked. */
+static int
+check_schedule(const struct store_schedule *s, struct vsm_err *err)
+{
+	if (check_str(s->name, STORE_NAME_MAX, "schedule name", err) == -1 ||
+	    check_str(s->module, STORE_SHORT_MAX, "module", err) == -1 ||
+	    check_json(s->params, JSON_OBJECT, "params", err) == -1 ||
+	    check_str(s->target, STORE_TEXT_MAX, "target", err) == -1 ||
+	    check_str(s->cron, STORE_CRON_MAX, "cron", err) == -1)
+		return (-1);
+	if (strnlen(s->tz, STORE_TZ_MAX) >= STORE_TZ_MAX ||
+	    strnlen(s->window, STORE_WINDOW_MAX) >= STORE_WINDOW_MAX)
+		return (vsm_err_set(err, "tz or window is too long"));
+	if ((unsigned)s->source >= NELEM(sched_sources) ||
+	    (unsigned)s->overlap >= NELEM(overlaps) ||
+	    (unsigned)s->window_policy >= NELEM(window_policies))
+		return (
+		    vsm_err_set(err, "schedule %s: unknown policy", s->name));
+	if (s->max_parallel_pct
+	        ? s->max_parallel < 1 || s->max_parallel > 100
+	        : s->max_parallel < 0 || s->max_parallel > STORE_FANOUT_MAX)
+		return (vsm_err_set(err,
+		    "max_parallel %d%s is out of range (0-%d, or 1%%-100%%)",
+		    s->max_parallel, s->max_parallel_pct ? "%" : "",
+		    STORE_FANOUT_MAX));
+	if (s->timeout_ms <= 0 || s->starting_deadline_ms <= 0 ||
+	    s->splay_ms < 0 || s->run_timeout_ms < 0)
+		return (vsm_err_set(err,
+		    "schedule %s: timeout and starting_deadline must be "
+		    "positive, splay and run_timeout not negative",
+		    s->name));
+	if (s->retries < 0 || s->retries > 100)
+		return (
+		    vsm_err_set(err, "retries %d not in 0..100", s->retries));
+	return (0);
+}
+
+int
+store_sched_add(struct store *st, const struct store_actor *who,
+    const struct store_schedule *s, int64_t now, struct vsm_err *err)
+{
+	if (check_actor(who, err) == -1 || check_schedule(s, err) == -1)
+		return (-1);
+	return (st->be->sched_add(st->db, who, s, now, err));
+}
+
+int
+store_sched_remove(struct store *st, const struct store_actor *who,
+    const char *name, int64_t now, struct vsm_err *err)
+{
+	if (check_actor(who, err) == -1 ||
+	    check_str(name, STORE_NAME_MAX, "schedule name", err) == -1)
+		return (-1);
+	return (st->be->sched_remove(st->db, who, name, now, err));
+}
+
+int
+store_sched_enable(struct store *st, const struct store_actor *who,
+    const char *name, int enabled, int64_t next_due, int64_t now,
+    struct vsm_err *err)
+{
+	if (check_actor(who, err) == -1 ||
+	    check_str(name, STORE_NAME_MAX, "schedule name", err) == -1)
+		return (-1);
+	return (st->be->sched_enable(
+	    st->db, who, name, enabled != 0, next_due, now, err));
+}
+
+int
+store_sched_sync(struct store *st, const struct store_actor *who,
+    const struct store_schedule *v, size_t n, int64_t now, size_t *changed,
+    struct vsm_err *err)
+{
+	size_t i;
+
+	*changed = 0;
+	if (check_actor(who, err) == -1)
+		return (-1);
+	for (i = 0; i < n; i++)
+		if (check_schedule(&v[i], err) == -1)
+			return (-1);
+	return (st->be->sched_sync(st->db, who, v, n, now, changed, err));
+}
+
+int
+store_sched_get(struct store *st, const char *name, struct store_schedule *out,
+    struct vsm_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (check_str(name, STORE_NAME_MAX, "schedule name", err) == -1)
+		return (-1);
+	return (st->be->sched_get(st->db, name, out, err));
+}
+
+int
+store_sched_list(struct store *st, struct store_schedule **out, size_t *n,
+    struct vsm_err *err)
+{
+	*out = NULL;
+	*n = 0;
+	return (st->be->sched_list(st->db, out, n, err));
+}
+
+int
+store_sched_runs(struct store *st, const char *name, size_t limit,
+    struct store_sched_run **out, size_t *n, struct vsm_err *err)
+{
+	*out = NULL;
+	*n = 0;
+	if (check_str(name, STORE_NAME_MAX, "schedule name", err) == -1)
+		return (-1);
+	return (
+	    st->be->sched_runs(st->db, name, clamp_limit(limit), out, n, err));
+}
+
+int
+store_sched_step(struct store *st, const struct store_actor *who,
+    const struct store_sched_step *step, int64_t now,
+    char job_id[STORE_ID_LEN + 1], struct vsm_err *err)
+{
+	const struct store_job_spec *spec = step->job;
+
+	job_id[0] = '\0';
+	if (check_actor(who, err) == -1 ||
+	    check_str(step->schedule, STORE_NAME_MAX, "schedule name", err) ==
+	        -1)
+		return (-1);
+	if ((unsigned)step->outcome >= STORE_RUN_NOUTCOMES)
+		return (vsm_err_set(
+		    err, "run outcome %d unknown", (int)step->outcome));
+	if ((spec != NULL) != (step->outcome == STORE_RUN_FIRED))
+		return (
+		    vsm_err_set(err, "a run fires with a job, and only then"));
+	if (step->reason != NULL &&
+	    strnlen(step->reason, STORE_SHORT_MAX) >= STORE_SHORT_MAX)
+		return (vsm_err_set(err, "run reason is too long"));
+	if (step->replaced_job != NULL &&
+	    check_id(step->replaced_job, "replaced job", err) == -1)
+		return (-1);
+	if (spec != NULL &&
+	    (check_str(spec->module, STORE_SHORT_MAX, "module", err) == -1 ||
+	        check_json(spec->params, JSON_OBJECT, "params", err) == -1 ||
+	        check_job_spec(spec, err) == -1))
+		return (-1);
+	return (st->be->sched_step(st->db, who, step, now, job_id, err));
+}
+
+int
+store_sched_missed(struct store *st, const char *name,
+    const struct store_missed *v, size_t n, int64_t next_due, int64_t now,
+    struct vsm_err *err)
+{
+	size_t i;
+
+	if (check_str(name, STORE_NAME_MAX, "schedule name", err) == -1)
+		return (-1);
+	if (n > STORE_LIST_MAX)
+		return (vsm_err_set(
+		    err, "more than %d missed runs at once", STORE_LIST_MAX));
+	for (i = 0; i < n; i++)
+		if (v[i].reason == NULL ||
+		    strnlen(v[i].reason, STORE_SHORT_MAX) >= STORE_SHORT_MAX)
+			return (
+			    vsm_err_set(err, "missed run without a reason"));
+	return (st->be->sched_missed(st->db, name, v, n, next_due, now, err));
 }
 
 /* ------------------------------------------------------------------------ */

@@ -32,6 +32,7 @@
 #include "err.h"
 
 #define STORE_NOTFOUND   1
+#define STORE_EXISTS     2           /* the row was recorded before */
 #define STORE_NAME_MAX   256         /* host, key and actor names, + NUL */
 #define STORE_SHORT_MAX  64          /* role, action, module, version */
 #define STORE_ID_LEN     32          /* hex characters of a job or task id */
@@ -232,6 +233,10 @@ struct store_job_spec {
 	int            dry_run;     /* tasks report, change nothing */
 	const int64_t *hosts;       /* one task per host id */
 	size_t         nhosts;
+	int            max_parallel; /* tasks sent or running at once; 0 none */
+	const int64_t *not_before;   /* per host: not handed out before; NULL */
+	int64_t        window_end;   /* its maintenance window closes; 0 none */
+	const char    *schedule;     /* the schedule that fired it, or NULL */
 };
 
 struct store_job {
@@ -244,6 +249,9 @@ struct store_job {
 	int64_t timeout_ms;
 	int     max_retries;
 	int     dry_run;
+	int     max_parallel;
+	int64_t window_end;
+	char    schedule[STORE_NAME_MAX]; /* "" when an operator ran it */
 	size_t  ntasks;
 	size_t  nstate[STORE_TASK_NSTATES]; /* tasks per state */
 };
@@ -265,6 +273,8 @@ struct store_task {
 	int64_t               deadline_at; /* 0 when not yet */
 	int64_t               finished_at; /* 0 when not yet */
 	int                   dry_run;     /* its job's */
+	int64_t               window_end;  /* its job's; 0 none */
+	int64_t               not_before;  /* 0 none (splay) */
 };
 void store_tasks_free(struct store_task *v, size_t n);
 
@@ -290,8 +300,10 @@ int store_task_list(struct store *st, const char *job_id,
 
 /*
  * Claim work for a host: at most `max` queued tasks, oldest first, and no
- * more than `limit` sent or running at once. The tasks become sent (with
- * deadline now + timeout) in one transaction. store_tasks_free(*out, *n).
+ * more than `limit` sent or running at once. A task is not handed out
+ * before its not_before, nor while its job has max_parallel tasks sent or
+ * running. The tasks become sent (with deadline now + timeout) in one
+ * transaction. store_tasks_free(*out, *n).
  */
 /* One host's part of store_task_next_many. */
 struct store_claim {
@@ -329,6 +341,14 @@ int store_task_retry(
  */
 int store_task_sweep(struct store *st, int64_t now, int64_t ack_ms,
     size_t *requeued, size_t *timedout, struct vsm_err *err);
+/*
+ * Hosts to wake: up hosts with a queued task that a claim would now hand
+ * out although it was held back, either by its not_before (which passed
+ * after `since`) or by its job's max_parallel (at most as many hosts per
+ * job as the job has room for). At most max ids; free(*ids).
+ */
+int store_task_wake_hosts(struct store *st, int64_t since, int64_t now,
+    size_t max, int64_t **ids, size_t *n, struct vsm_err *err);
 
 /* ------------------------------------------------------------------------ */
 /* Task events: appended exactly once, keyed by (task id, agent seq) */
@@ -389,6 +409,167 @@ int  store_artifact_complete(struct store *st, int64_t id, int64_t size,
      const uint8_t hash[STORE_HASH_LEN], int64_t now, struct vsm_err *err);
 int  store_artifact_list(struct store *st, const char *task_id,
      struct store_artifact **out, size_t *n, struct vsm_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Schedules and their runs (docs/scheduler.md) */
+
+#define STORE_CRON_MAX   256 /* bytes of a cron expression, with the NUL */
+#define STORE_TZ_MAX     64
+#define STORE_WINDOW_MAX 64
+
+enum store_sched_source {
+	STORE_SCHED_API = 0, /* vsmctl schedule add */
+	STORE_SCHED_CONFIG,  /* controller.yaml: removed only by editing it */
+};
+enum store_overlap {
+	STORE_OVERLAP_SKIP = 0, /* the previous run still going: skip */
+	STORE_OVERLAP_QUEUE,    /* start when the previous run ends */
+	STORE_OVERLAP_REPLACE,  /* cancel the previous run, start this one */
+	STORE_OVERLAP_ALLOW,    /* run both */
+};
+enum store_window_policy {
+	STORE_WINDOW_WAIT = 0, /* outside the window: wait for it to open */
+	STORE_WINDOW_SKIP,     /* outside the window: skip the run */
+};
+enum store_run_outcome {
+	STORE_RUN_FIRED = 0, /* a job was made (job_id) */
+	STORE_RUN_QUEUED,    /* waits for the previous run to end */
+	STORE_RUN_WAITING,   /* waits for its window to open */
+	STORE_RUN_SKIPPED,   /* reason: overlap, window, pending */
+	STORE_RUN_MISSED,    /* the controller was down: late or coalesced */
+	STORE_RUN_REPLACED,  /* fired, then cancelled by a later run */
+	STORE_RUN_FAILED,    /* not fired: reason says why */
+};
+#define STORE_RUN_NOUTCOMES (STORE_RUN_FAILED + 1)
+const char *store_sched_source_str(enum store_sched_source s);
+const char *store_overlap_str(enum store_overlap o);
+int         store_overlap_parse(const char *s, enum store_overlap *out);
+const char *store_window_policy_str(enum store_window_policy p);
+int store_window_policy_parse(const char *s, enum store_window_policy *out);
+const char *store_run_outcome_str(enum store_run_outcome o);
+int         store_run_outcome_parse(const char *s, enum store_run_outcome *out);
+
+struct store_schedule {
+	char                     name[STORE_NAME_MAX];
+	enum store_sched_source  source;
+	char                     module[STORE_SHORT_MAX];
+	char                    *params; /* JSON object */
+	char                    *target; /* a selector */
+	char                     cron[STORE_CRON_MAX];
+	char                     tz[STORE_TZ_MAX];         /* "": local */
+	char                     window[STORE_WINDOW_MAX]; /* "": none */
+	enum store_window_policy window_policy;
+	enum store_overlap       overlap;
+	int                      max_parallel;     /* 0: no limit */
+	int                      max_parallel_pct; /* of the targets */
+	int64_t                  splay_ms;         /* 0: none */
+	int64_t                  timeout_ms;       /* of one task */
+	int64_t                  run_timeout_ms;   /* of a run; 0 none */
+	int64_t                  starting_deadline_ms;
+	int                      retries;
+	int                      enabled;
+	char                     created_by[STORE_NAME_MAX];
+	int64_t                  created_at;
+	int64_t                  updated_at;
+	/* The scheduler's state. */
+	int64_t                next_due;    /* next instant to decide; 0 new */
+	int64_t                pending_due; /* a queued/waiting run; 0 none */
+	int64_t                last_due;    /* the last run decided; 0 none */
+	int64_t                last_at;     /* when it was decided */
+	enum store_run_outcome last_outcome;
+	char                   last_reason[STORE_SHORT_MAX];
+	char last_job[STORE_ID_LEN + 1]; /* the last run that fired; "" */
+};
+/* Free what a row owns (not the row); NULL is ok. */
+void store_schedule_clear(struct store_schedule *s);
+void store_schedules_free(struct store_schedule *v, size_t n);
+
+/*
+ * Add a schedule made through the API (source api, state from s: the
+ * caller sets next_due). Refused when the name is taken. Audited.
+ */
+int store_sched_add(struct store *st, const struct store_actor *who,
+    const struct store_schedule *s, int64_t now, struct vsm_err *err);
+/* Remove an api schedule and its runs; a config one is refused. Audited. */
+int store_sched_remove(struct store *st, const struct store_actor *who,
+    const char *name, int64_t now, struct vsm_err *err);
+/*
+ * Enable or disable a schedule of either source. Enabling sets next_due
+ * (runs due while it was disabled are not made up) and drops a pending
+ * run (skipped, reason disabled). Audited. STORE_NOTFOUND when unknown.
+ */
+int store_sched_enable(struct store *st, const struct store_actor *who,
+    const char *name, int enabled, int64_t next_due, int64_t now,
+    struct vsm_err *err);
+/*
+ * Make the config schedules those of v[0..n), in one transaction: new
+ * ones are added; changed ones updated, their next_due reset to 0 when
+ * the cron or the zone changed; those no longer listed removed with
+ * their runs. `enabled` follows v only when v's value differs from what
+ * the file said at the previous sync (an operator's enable/disable
+ * otherwise stands). An api schedule of the same name becomes a config
+ * one. Audited when anything changed.
+ */
+int store_sched_sync(struct store *st, const struct store_actor *who,
+    const struct store_schedule *v, size_t n, int64_t now, size_t *changed,
+    struct vsm_err *err);
+int store_sched_get(struct store *st, const char *name,
+    struct store_schedule *out, struct vsm_err *err);
+/* Every schedule by name. store_schedules_free(*out, *n). */
+int store_sched_list(struct store *st, struct store_schedule **out, size_t *n,
+    struct vsm_err *err);
+
+struct store_sched_run {
+	int64_t                id;
+	char                   schedule[STORE_NAME_MAX];
+	int64_t                due_at; /* the instant it was due */
+	int64_t                at;     /* when it was last decided */
+	enum store_run_outcome outcome;
+	char                   reason[STORE_SHORT_MAX];
+	char                   job_id[STORE_ID_LEN + 1]; /* "" none */
+	size_t                 ntasks; /* the job's tasks now */
+	size_t                 nstate[STORE_TASK_NSTATES];
+};
+/* The runs of a schedule, the latest due first, at most limit. free(*out). */
+int store_sched_runs(struct store *st, const char *name, size_t limit,
+    struct store_sched_run **out, size_t *n, struct vsm_err *err);
+
+/* One decision of the scheduler about one run. */
+struct store_sched_step {
+	const char                  *schedule;
+	int64_t                      due_at;
+	enum store_run_outcome       outcome;
+	const char                  *reason; /* NULL: none */
+	int                          update; /* the run exists (pending) */
+	const struct store_job_spec *job;    /* fired: made with the run */
+	const char *replaced_job; /* overlap replace: its run is replaced */
+	int64_t     next_due;     /* the schedule's state after the step */
+	int64_t     pending_due;
+};
+/*
+ * Record a step in one transaction: the run row (inserted, unique per
+ * schedule and due_at, or updated when `update`), the job when it fires
+ * (audited as job.create by who), the replaced run, and the schedule's
+ * state (next_due, pending_due, last_*). STORE_EXISTS with nothing
+ * changed when the run was recorded before (so a restart never fires it
+ * twice); STORE_NOTFOUND when the schedule is gone. job_id gets the new
+ * job's id ("" when none).
+ */
+int store_sched_step(struct store *st, const struct store_actor *who,
+    const struct store_sched_step *step, int64_t now,
+    char job_id[STORE_ID_LEN + 1], struct vsm_err *err);
+
+struct store_missed {
+	int64_t     due_at;
+	const char *reason; /* "late", "coalesced" */
+};
+/*
+ * Record runs the controller missed (outcome missed; rows recorded
+ * before are left as they are) and set next_due, in one transaction.
+ */
+int store_sched_missed(struct store *st, const char *name,
+    const struct store_missed *v, size_t n, int64_t next_due, int64_t now,
+    struct vsm_err *err);
 
 /* ------------------------------------------------------------------------ */
 /* Audit */
@@ -535,6 +716,32 @@ struct store_backend {
 	    const uint8_t *hash, int64_t now, struct vsm_err *);
 	int (*artifact_list)(void *db, const char *task_id,
 	    struct store_artifact **, size_t *, struct vsm_err *);
+
+	int (*task_wake_hosts)(void *db, int64_t since, int64_t now, size_t max,
+	    int64_t **ids, size_t *n, struct vsm_err *);
+
+	int (*sched_add)(void *db, const struct store_actor *,
+	    const struct store_schedule *, int64_t now, struct vsm_err *);
+	int (*sched_remove)(void *db, const struct store_actor *,
+	    const char *name, int64_t now, struct vsm_err *);
+	int (*sched_enable)(void *db, const struct store_actor *,
+	    const char *name, int enabled, int64_t next_due, int64_t now,
+	    struct vsm_err *);
+	int (*sched_sync)(void *db, const struct store_actor *,
+	    const struct store_schedule *, size_t n, int64_t now, size_t *,
+	    struct vsm_err *);
+	int (*sched_get)(void *db, const char *name, struct store_schedule *,
+	    struct vsm_err *);
+	int (*sched_list)(
+	    void *db, struct store_schedule **, size_t *, struct vsm_err *);
+	int (*sched_runs)(void *db, const char *name, size_t limit,
+	    struct store_sched_run **, size_t *, struct vsm_err *);
+	int (*sched_step)(void *db, const struct store_actor *,
+	    const struct store_sched_step *, int64_t now, char *job_id,
+	    struct vsm_err *);
+	int (*sched_missed)(void *db, const char *name,
+	    const struct store_missed *, size_t n, int64_t next_due,
+	    int64_t now, struct vsm_err *);
 
 	int (*audit_append)(void *db, const struct store_actor *,
 	    const char *action, const char *target, const char *detail,

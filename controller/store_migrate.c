@@ -137,6 +137,80 @@ static const struct migration migrations[] = {
         .sql = "ALTER TABLE jobs ADD COLUMN dry_run INTEGER NOT NULL "
                "DEFAULT 0 CHECK (dry_run IN (0, 1));",
     },
+    {
+        .version = 3,
+        .description = "schedules, schedule_runs, jobs.max_parallel, "
+                       "jobs.window_end, jobs.schedule, tasks.not_before",
+        .sql = "ALTER TABLE jobs ADD COLUMN max_parallel INTEGER NOT NULL "
+               "DEFAULT 0 CHECK (max_parallel >= 0);"
+               "ALTER TABLE jobs ADD COLUMN window_end INTEGER NOT NULL "
+               "DEFAULT 0;"
+               "ALTER TABLE jobs ADD COLUMN schedule TEXT NOT NULL DEFAULT '';"
+               "ALTER TABLE tasks ADD COLUMN not_before INTEGER NOT NULL "
+               "DEFAULT 0;"
+               /* Held back by not_before or its job's max_parallel. */
+               "ALTER TABLE tasks ADD COLUMN gated INTEGER NOT NULL "
+               "DEFAULT 0 CHECK (gated IN (0, 1));"
+               /*
+                * What max_parallel counts, per job: every task of such a
+                * job is gated, so other jobs' claims never touch it.
+                */
+               "CREATE INDEX tasks_inflight ON tasks (job_id) WHERE gated = 1 "
+               "AND state IN ('sent', 'running');"
+               /* What the scheduler's tick wakes hosts for. */
+               "CREATE INDEX tasks_gated ON tasks (not_before) WHERE "
+               "state = 'queued' AND gated = 1;"
+
+               "CREATE TABLE schedules ("
+               " name TEXT PRIMARY KEY,"
+               " source TEXT NOT NULL CHECK (source IN ('api', 'config')),"
+               " module TEXT NOT NULL,"
+               " params TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(params)),"
+               " target TEXT NOT NULL,"
+               " cron TEXT NOT NULL,"
+               " tz TEXT NOT NULL DEFAULT '',"
+               " win TEXT NOT NULL DEFAULT '',"
+               " window_policy TEXT NOT NULL DEFAULT 'wait' CHECK"
+               "  (window_policy IN ('wait', 'skip')),"
+               " overlap TEXT NOT NULL DEFAULT 'skip' CHECK (overlap IN"
+               "  ('skip', 'queue', 'replace', 'allow')),"
+               " max_parallel INTEGER NOT NULL DEFAULT 0,"
+               " max_parallel_pct INTEGER NOT NULL DEFAULT 0,"
+               " splay_ms INTEGER NOT NULL DEFAULT 0,"
+               " timeout_ms INTEGER NOT NULL,"
+               " run_timeout_ms INTEGER NOT NULL DEFAULT 0,"
+               " starting_deadline_ms INTEGER NOT NULL,"
+               " retries INTEGER NOT NULL DEFAULT 0,"
+               " enabled INTEGER NOT NULL DEFAULT 1,"
+               /* What the file said last: an operator's override stands
+                * until the file changes it. */
+               " cfg_enabled INTEGER NOT NULL DEFAULT 1,"
+               " created_by TEXT NOT NULL,"
+               " created_at INTEGER NOT NULL,"
+               " updated_at INTEGER NOT NULL,"
+               " next_due INTEGER NOT NULL DEFAULT 0,"
+               " pending_due INTEGER NOT NULL DEFAULT 0,"
+               " last_due INTEGER NOT NULL DEFAULT 0,"
+               " last_at INTEGER NOT NULL DEFAULT 0,"
+               " last_outcome TEXT NOT NULL DEFAULT '',"
+               " last_reason TEXT NOT NULL DEFAULT '',"
+               " last_job TEXT NOT NULL DEFAULT '');"
+
+               /* One row per run: a restart never fires a due instant
+                * twice. */
+               "CREATE TABLE schedule_runs ("
+               " id INTEGER PRIMARY KEY,"
+               " schedule TEXT NOT NULL REFERENCES schedules (name)"
+               "  ON DELETE CASCADE,"
+               " due_at INTEGER NOT NULL,"
+               " at INTEGER NOT NULL,"
+               " outcome TEXT NOT NULL CHECK (outcome IN ('fired', 'queued',"
+               "  'waiting', 'skipped', 'missed', 'replaced', 'failed')),"
+               " reason TEXT NOT NULL DEFAULT '',"
+               " job_id TEXT REFERENCES jobs (id),"
+               " UNIQUE (schedule, due_at));"
+               "CREATE INDEX schedule_runs_job ON schedule_runs (job_id);",
+    },
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

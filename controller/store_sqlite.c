@@ -90,6 +90,22 @@ enum sq_stmt {
 	S_ART_BY_PATH,
 	S_ART_COMPLETE,
 	S_ART_LIST,
+	S_TASK_WAKE,
+	S_SCHED_INSERT,
+	S_SCHED_GET,
+	S_SCHED_LIST,
+	S_SCHED_DELETE,
+	S_SCHED_ENABLE,
+	S_SCHED_REDEFINE,
+	S_SCHED_CONFIG_NAMES,
+	S_SCHED_STATE,
+	S_SCHED_NEXT,
+	S_SCHED_LAST,
+	S_RUN_INSERT,
+	S_RUN_UPDATE,
+	S_RUN_REPLACED,
+	S_RUN_DROP_PENDING,
+	S_RUN_LIST,
 	S__MAX
 };
 
@@ -99,13 +115,29 @@ enum sq_stmt {
 	"first_seen, last_seen, cpu_pct, mem_pct, disk_pct"
 #define JOB_COLS                                                               \
 	"id, module, params, target, timeout_ms, max_retries, created_by, "    \
-	"created_at, dry_run"
+	"created_at, dry_run, max_parallel, window_end, schedule"
 #define TASK_COLS                                                              \
 	"t.id, t.job_id, j.module, t.host_id, t.state, t.attempt, "            \
 	"t.max_retries, j.timeout_ms, t.created_at, t.sent_at, "               \
 	"t.deadline_at, "                                                      \
-	"t.finished_at, j.dry_run"
-#define TASK_FROM " FROM tasks t JOIN jobs j ON j.id = t.job_id"
+	"t.finished_at, j.dry_run, j.window_end, t.not_before"
+#define TASK_PARAMS_COL 15 /* j.params, after TASK_COLS */
+#define TASK_FROM       " FROM tasks t JOIN jobs j ON j.id = t.job_id"
+/*
+ * Tasks of t's job sent or running, for a job with max_parallel (all its
+ * tasks are gated): the partial index tasks_inflight.
+ */
+#define JOB_INFLIGHT                                                           \
+	"(SELECT count(*) FROM tasks x WHERE x.job_id = t.job_id AND "         \
+	"x.gated = 1 AND x.state IN ('sent', 'running'))"
+/* t's job may have one more task in flight. */
+#define JOB_ROOM "(j.max_parallel = 0 OR " JOB_INFLIGHT " < j.max_parallel)"
+#define SCHED_COLS                                                             \
+	"name, source, module, params, target, cron, tz, win, window_policy, " \
+	"overlap, max_parallel, max_parallel_pct, splay_ms, timeout_ms, "      \
+	"run_timeout_ms, starting_deadline_ms, retries, enabled, created_by, " \
+	"created_at, updated_at, next_due, pending_due, last_due, last_at, "   \
+	"last_outcome, last_reason, last_job"
 
 static const char *const sq_sql[S__MAX] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -169,10 +201,10 @@ static const char *const sq_sql[S__MAX] = {
                        "JOIN agent_keys k ON k.id = h.key_id "
                        "WHERE k.state = 'accepted' ORDER BY h.name",
     [S_JOB_INSERT] = "INSERT INTO jobs (" JOB_COLS ") VALUES "
-                     "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [S_TASK_INSERT] = "INSERT INTO tasks (id, job_id, host_id, state, "
-                      "max_retries, created_at) VALUES "
-                      "(?, ?, ?, 'queued', ?, ?)",
+                      "max_retries, created_at, not_before, gated) VALUES "
+                      "(?, ?, ?, 'queued', ?, ?, ?, ?)",
     [S_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?",
     [S_JOB_COUNTS] = "SELECT state, count(*) FROM tasks WHERE job_id = ? "
                      "GROUP BY state",
@@ -192,15 +224,23 @@ static const char *const sq_sql[S__MAX] = {
         "SELECT host_id, count(*) FROM tasks WHERE host_id IN "
         "(SELECT value FROM json_each(?1)) AND state IN ('sent', "
         "'running') GROUP BY host_id",
-    /* ?1 as above; ?2 at most this many per host, oldest first. */
+    /*
+     * ?1 as above; ?2 at most this many per host, oldest first; ?3 now:
+     * not before a task's not_before, nor past its job's max_parallel.
+     * After j.params: the job's max_parallel and what it has in flight.
+     */
     [S_TASK_QUEUED_MANY] =
-        "SELECT * FROM (SELECT " TASK_COLS ", j.params, row_number() "
-        "OVER (PARTITION BY t.host_id ORDER BY t.created_at, t.id) AS "
-        "rn" TASK_FROM " WHERE t.host_id IN (SELECT value FROM json_each(?1)) "
-        "AND t.state = 'queued') WHERE rn <= ?2",
+        "SELECT * FROM (SELECT " TASK_COLS ", j.params, j.max_parallel, "
+        "CASE WHEN j.max_parallel > 0 THEN " JOB_INFLIGHT " ELSE 0 END, "
+        "row_number() OVER (PARTITION BY t.host_id ORDER BY t.created_at, "
+        "t.id) AS rn" TASK_FROM " WHERE t.host_id IN (SELECT value FROM "
+        "json_each(?1)) AND t.state = 'queued' AND t.not_before <= ?3 "
+        "AND " JOB_ROOM ") WHERE rn <= ?2",
+    /* One host: each of its tasks is of another job (one per host). */
     [S_TASK_QUEUED] = "SELECT " TASK_COLS ", j.params" TASK_FROM
-                      " WHERE t.host_id = ? AND t.state = 'queued' "
-                      "ORDER BY t.created_at, t.id LIMIT ?",
+                      " WHERE t.host_id = ?1 AND t.state = 'queued' AND "
+                      "t.not_before <= ?3 AND " JOB_ROOM
+                      " ORDER BY t.created_at, t.id LIMIT ?2",
     [S_TASK_MARK_SENT] = "UPDATE tasks SET state = 'sent', sent_at = ?, "
                          "deadline_at = ? WHERE id = ? AND "
                          "state = 'queued'",
@@ -241,6 +281,71 @@ static const char *const sq_sql[S__MAX] = {
     [S_ART_LIST] = "SELECT id, task_id, path, size, blake2b, complete, "
                    "created_at, completed_at FROM artifacts WHERE "
                    "task_id = ? ORDER BY id",
+    /*
+     * ?1 since, ?2 now, ?3 limit: up hosts with a gated task a claim
+     * would now hand out: not_before passed after ?1 (no max_parallel),
+     * or among the first tasks of a job with room for them.
+     */
+    [S_TASK_WAKE] =
+        "SELECT DISTINCT host_id FROM (SELECT t.host_id, j.max_parallel "
+        "AS mp, t.not_before AS nb, CASE WHEN j.max_parallel > 0 "
+        "THEN " JOB_INFLIGHT " ELSE 0 END AS inflight, row_number() OVER "
+        "(PARTITION BY t.job_id ORDER BY t.not_before, t.created_at, t.id) "
+        "AS rn FROM tasks t INDEXED BY tasks_gated JOIN jobs j ON j.id = "
+        "t.job_id JOIN hosts h ON h.id = t.host_id WHERE "
+        "t.state = 'queued' AND t.gated = 1 AND t.not_before <= ?2 AND "
+        "h.up = 1) WHERE (mp = 0 AND nb > ?1) OR (mp > 0 AND rn <= mp - "
+        "inflight) LIMIT ?3",
+    [S_SCHED_INSERT] = "INSERT INTO schedules (" SCHED_COLS ", cfg_enabled) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+                       "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
+                       "?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?18)",
+    [S_SCHED_GET] = "SELECT " SCHED_COLS ", cfg_enabled FROM schedules "
+                    "WHERE name = ?",
+    [S_SCHED_LIST] = "SELECT " SCHED_COLS ", cfg_enabled FROM schedules "
+                     "ORDER BY name",
+    [S_SCHED_DELETE] = "DELETE FROM schedules WHERE name = ?",
+    /* ?1 name, ?2 enabled, ?3 next_due (when enabling), ?4 now */
+    [S_SCHED_ENABLE] = "UPDATE schedules SET enabled = ?2, next_due = CASE "
+                       "WHEN ?2 THEN ?3 ELSE next_due END, pending_due = 0, "
+                       "updated_at = ?4 WHERE name = ?1",
+    /* The definition from the file; ?20: the cron or zone changed. */
+    [S_SCHED_REDEFINE] =
+        "UPDATE schedules SET source = 'config', module = ?2, params = ?3, "
+        "target = ?4, cron = ?5, tz = ?6, win = ?7, window_policy = ?8, "
+        "overlap = ?9, max_parallel = ?10, max_parallel_pct = ?11, "
+        "splay_ms = ?12, timeout_ms = ?13, run_timeout_ms = ?14, "
+        "starting_deadline_ms = ?15, retries = ?16, enabled = ?17, "
+        "cfg_enabled = ?18, updated_at = ?19, next_due = CASE WHEN ?20 THEN "
+        "0 ELSE next_due END WHERE name = ?1",
+    [S_SCHED_CONFIG_NAMES] = "SELECT name FROM schedules WHERE source = "
+                             "'config'",
+    /* ?8 NULL keeps last_job (the last run that fired). */
+    [S_SCHED_STATE] = "UPDATE schedules SET next_due = ?2, pending_due = "
+                      "?3, last_due = ?4, last_at = ?5, last_outcome = ?6, "
+                      "last_reason = ?7, last_job = coalesce(?8, last_job) "
+                      "WHERE name = ?1",
+    [S_SCHED_NEXT] = "UPDATE schedules SET next_due = ?2 WHERE name = ?1",
+    [S_SCHED_LAST] = "UPDATE schedules SET last_due = ?2, last_at = ?3, "
+                     "last_outcome = ?4, last_reason = ?5 WHERE name = ?1 "
+                     "AND last_due < ?2",
+    [S_RUN_INSERT] = "INSERT INTO schedule_runs (schedule, due_at, at, "
+                     "outcome, reason, job_id) VALUES (?1, ?2, ?3, ?4, ?5, "
+                     "?6) ON CONFLICT (schedule, due_at) DO NOTHING",
+    /* Only a pending run changes: one decided before stays as it is. */
+    [S_RUN_UPDATE] = "UPDATE schedule_runs SET at = ?3, outcome = ?4, "
+                     "reason = ?5, job_id = coalesce(?6, job_id) WHERE "
+                     "schedule = ?1 AND due_at = ?2 AND outcome IN "
+                     "('queued', 'waiting')",
+    [S_RUN_REPLACED] = "UPDATE schedule_runs SET outcome = 'replaced', "
+                       "at = ?3 WHERE schedule = ?1 AND job_id = ?2 AND "
+                       "outcome = 'fired'",
+    [S_RUN_DROP_PENDING] = "UPDATE schedule_runs SET outcome = 'skipped', "
+                           "reason = 'disabled', at = ?2 WHERE schedule = "
+                           "?1 AND outcome IN ('queued', 'waiting')",
+    [S_RUN_LIST] = "SELECT id, schedule, due_at, at, outcome, reason, "
+                   "coalesce(job_id, '') FROM schedule_runs WHERE "
+                   "schedule = ? ORDER BY due_at DESC LIMIT ?",
 };
 
 static const char *const ev_kind_names[] = {
@@ -1301,6 +1406,9 @@ job_row(struct sq_conn *c, sqlite3_stmt *stmt, struct store_job *j,
 	col_copy(stmt, 6, j->created_by, sizeof(j->created_by));
 	j->created_at = sqlite3_column_int64(stmt, 7);
 	j->dry_run = sqlite3_column_int(stmt, 8);
+	j->max_parallel = sqlite3_column_int(stmt, 9);
+	j->window_end = sqlite3_column_int64(stmt, 10);
+	col_copy(stmt, 11, j->schedule, sizeof(j->schedule));
 	if (j->params == NULL || j->target == NULL) {
 		store_job_clear(j);
 		return (vsm_err_set(err, "store: out of memory"));
@@ -1325,22 +1433,24 @@ job_row(struct sq_conn *c, sqlite3_stmt *stmt, struct store_job *j,
 	return (0);
 }
 
+/*
+ * Insert a job, its tasks and its audit row inside the caller's
+ * transaction; job_id gets a new id. 0 or -1 with err set.
+ */
 static int
-sq_job_create(void *db, const struct store_actor *who,
+job_insert(struct sq *s, const struct store_actor *who,
     const struct store_job_spec *spec, int64_t now, char *job_id,
     struct vsm_err *err)
 {
-	struct sq    *s = db;
 	sqlite3_stmt *stmt;
 	char          tid[STORE_ID_LEN + 1], detail[128];
 	size_t        i;
-	int           ret = -1;
+	int64_t       nb;
+	int           gated;
 
 	store_new_id(job_id);
-	if (tx_begin(s, err) == -1)
-		return (-1);
 	if ((stmt = sq_prep(&s->w, S_JOB_INSERT, err)) == NULL)
-		goto out;
+		return (-1);
 	bind_text(stmt, 1, job_id);
 	bind_text(stmt, 2, spec->module);
 	bind_text(stmt, 3, spec->params != NULL ? spec->params : "{}");
@@ -1350,17 +1460,24 @@ sq_job_create(void *db, const struct store_actor *who,
 	bind_text(stmt, 7, who->who);
 	sqlite3_bind_int64(stmt, 8, now);
 	sqlite3_bind_int(stmt, 9, spec->dry_run != 0);
+	sqlite3_bind_int(stmt, 10, spec->max_parallel);
+	sqlite3_bind_int64(stmt, 11, spec->window_end);
+	bind_text(stmt, 12, spec->schedule != NULL ? spec->schedule : "");
 	if (sq_run(&s->w, stmt, "job insert", err) == -1)
-		goto out;
+		return (-1);
 	for (i = 0; i < spec->nhosts; i++) {
 		if ((stmt = sq_prep(&s->w, S_TASK_INSERT, err)) == NULL)
-			goto out;
+			return (-1);
+		nb = spec->not_before != NULL ? spec->not_before[i] : 0;
+		gated = spec->max_parallel > 0 || nb > 0;
 		store_new_id(tid);
 		bind_text(stmt, 1, tid);
 		bind_text(stmt, 2, job_id);
 		sqlite3_bind_int64(stmt, 3, spec->hosts[i]);
 		sqlite3_bind_int(stmt, 4, spec->max_retries);
 		sqlite3_bind_int64(stmt, 5, now);
+		sqlite3_bind_int64(stmt, 6, nb);
+		sqlite3_bind_int(stmt, 7, gated);
 		if (sqlite3_step(stmt) != SQLITE_DONE) {
 			vsm_err_set(err, "job: task for host %lld: %s",
 			    (long long)spec->hosts[i],
@@ -1369,17 +1486,28 @@ sq_job_create(void *db, const struct store_actor *who,
 			        ? "no such host"
 			        : sqlite3_errmsg(s->w.db));
 			sq_done(stmt);
-			goto out;
+			return (-1);
 		}
 		sq_done(stmt);
 	}
-	snprintf(detail, sizeof(detail), "{\"tasks\":%zu,\"dry_run\":%s}",
-	    spec->nhosts, spec->dry_run ? "true" : "false");
+	snprintf(detail, sizeof(detail),
+	    "{\"tasks\":%zu,\"dry_run\":%s,\"max_parallel\":%d}", spec->nhosts,
+	    spec->dry_run ? "true" : "false", spec->max_parallel);
 	/* The module and the target go in as they are, bound, not pasted. */
-	if (audit_insert(s, who, "job.create", job_id, detail, now, err) == -1)
-		goto out;
-	ret = 0;
-out:
+	return (audit_insert(s, who, "job.create", job_id, detail, now, err));
+}
+
+static int
+sq_job_create(void *db, const struct store_actor *who,
+    const struct store_job_spec *spec, int64_t now, char *job_id,
+    struct vsm_err *err)
+{
+	struct sq *s = db;
+	int        ret;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	ret = job_insert(s, who, spec, now, job_id, err);
 	if (tx_end(s, ret == 0, err) == -1)
 		ret = -1;
 	return (ret);
@@ -1506,7 +1634,9 @@ task_row(sqlite3_stmt *stmt, struct store_task *t, int with_params,
 	t->deadline_at = sqlite3_column_int64(stmt, 10);
 	t->finished_at = sqlite3_column_int64(stmt, 11);
 	t->dry_run = sqlite3_column_int(stmt, 12);
-	if (with_params && (t->params = col_dup(stmt, 13)) == NULL)
+	t->window_end = sqlite3_column_int64(stmt, 13);
+	t->not_before = sqlite3_column_int64(stmt, 14);
+	if (with_params && (t->params = col_dup(stmt, TASK_PARAMS_COL)) == NULL)
 		return (vsm_err_set(err, "store: out of memory"));
 	return (0);
 }
@@ -1647,6 +1777,7 @@ sq_task_next(void *db, int64_t host_id, unsigned limit, unsigned max,
 		goto out;
 	sqlite3_bind_int64(stmt, 1, host_id);
 	sqlite3_bind_int64(stmt, 2, room);
+	sqlite3_bind_int64(stmt, 3, now);
 	ret = task_rows(&s->w, stmt, 1, &v, &len, err);
 	sq_done(stmt);
 	if (ret == -1)
@@ -1711,12 +1842,53 @@ claim_add_row(struct store_claim *c, sqlite3_stmt *stmt, struct vsm_err *err)
 	return (0);
 }
 
+/* What a job with max_parallel has left to hand out in one batch. */
+struct job_room {
+	char    id[STORE_ID_LEN + 1];
+	int64_t left;
+};
+
+/*
+ * May the current row of S_TASK_QUEUED_MANY go out, as far as its job's
+ * max_parallel goes? The first row of a job sets its room (max_parallel
+ * less what it has in flight); each row handed out takes one. 1 yes (and
+ * taken), 0 no, -1 out of memory.
+ */
+static int
+claim_job_room(struct job_room **v, size_t *n, sqlite3_stmt *stmt)
+{
+	const char      *id = (const char *)sqlite3_column_text(stmt, 1);
+	struct job_room *nv;
+	size_t           i;
+
+	if (sqlite3_column_int64(stmt, TASK_PARAMS_COL + 1) <= 0)
+		return (1);
+	for (i = 0; i < *n; i++)
+		if (strcmp((*v)[i].id, id != NULL ? id : "") == 0)
+			break;
+	if (i == *n) {
+		if ((nv = reallocarray(*v, *n + 1, sizeof(**v))) == NULL)
+			return (-1);
+		*v = nv;
+		snprintf(nv[i].id, sizeof(nv[i].id), "%s", id ? id : "");
+		nv[i].left = sqlite3_column_int64(stmt, TASK_PARAMS_COL + 1) -
+		    sqlite3_column_int64(stmt, TASK_PARAMS_COL + 2);
+		(*n)++;
+	}
+	if ((*v)[i].left <= 0)
+		return (0);
+	(*v)[i].left--;
+	return (1);
+}
+
 /*
  * Hand out the queued tasks of many hosts in one transaction: one query
  * for what each host has in flight, one for the oldest queued tasks of
- * all of them, then the rows marked sent. Each host gets at most its max
- * and what limit leaves room for. Any failure fails the whole batch:
- * every claim comes back empty and failed, and nothing changes.
+ * all of them that may go now (not_before passed, their job below its
+ * max_parallel), then the rows marked sent. Each host gets at most its
+ * max and what limit leaves room for; a job with max_parallel no more
+ * than it has room for across the batch. Any failure fails the whole
+ * batch: every claim comes back empty and failed, and nothing changes.
  */
 static int
 sq_task_next_many(void *db, struct store_claim *cv, size_t n, unsigned limit,
@@ -1725,10 +1897,11 @@ sq_task_next_many(void *db, struct store_claim *cv, size_t n, unsigned limit,
 	struct sq          *s = db;
 	struct vsm_map      byhost;
 	struct store_claim *c;
+	struct job_room    *jobs = NULL;
 	sqlite3_stmt       *stmt = NULL;
 	int64_t            *room = NULL;
 	char               *ids = NULL;
-	size_t              i, j;
+	size_t              i, j, njobs = 0;
 	unsigned            maxmax = 0;
 	int                 rc, ret = -1;
 
@@ -1773,11 +1946,19 @@ sq_task_next_many(void *db, struct store_claim *cv, size_t n, unsigned limit,
 		goto out;
 	bind_text(stmt, 1, ids);
 	sqlite3_bind_int64(stmt, 2, maxmax);
+	sqlite3_bind_int64(stmt, 3, now);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		if ((c = vsm_map_get(&byhost,
 		         (uint64_t)sqlite3_column_int64(stmt, 3))) == NULL ||
 		    (int64_t)c->ntasks >= room[c - cv])
 			continue;
+		if ((rc = claim_job_room(&jobs, &njobs, stmt)) == 0)
+			continue;
+		if (rc == -1) {
+			vsm_err_set(err, "store: out of memory");
+			sq_done(stmt);
+			goto out;
+		}
 		if (claim_add_row(c, stmt, err) == -1) {
 			sq_done(stmt);
 			goto out;
@@ -1817,6 +1998,7 @@ done:
 			cv[i].failed = 1;
 		}
 	vsm_map_clear(&byhost);
+	free(jobs);
 	free(room);
 	free(ids);
 	return (ret);
@@ -2286,6 +2468,694 @@ sq_audit_list(void *db, int64_t before_id, size_t limit,
 	return (ret);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Wake-ups and schedules */
+
+static int
+sq_task_wake_hosts(void *db, int64_t since, int64_t now, size_t max,
+    int64_t **ids, size_t *n, struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	int64_t      *v = NULL, *nv;
+	size_t        cap = 0, len = 0;
+	int           rc = SQLITE_ERROR, ret = -1;
+
+	pthread_mutex_lock(&s->r.lock);
+	if ((stmt = sq_prep(&s->r, S_TASK_WAKE, err)) == NULL)
+		goto out;
+	sqlite3_bind_int64(stmt, 1, since);
+	sqlite3_bind_int64(stmt, 2, now);
+	sqlite3_bind_int64(stmt, 3, (int64_t)max);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			if ((nv = reallocarray(v, cap, sizeof(*v))) == NULL) {
+				vsm_err_set(err, "store: out of memory");
+				goto out;
+			}
+			v = nv;
+		}
+		v[len++] = sqlite3_column_int64(stmt, 0);
+	}
+	if (rc != SQLITE_DONE) {
+		sq_fail(&s->r, err, "hosts to wake");
+		goto out;
+	}
+	ret = 0;
+out:
+	sq_done(stmt);
+	pthread_mutex_unlock(&s->r.lock);
+	if (ret == -1) {
+		free(v);
+		v = NULL;
+		len = 0;
+	}
+	*ids = v;
+	*n = len;
+	return (ret);
+}
+
+/* A row of SCHED_COLS into the zeroed *o; 0 or -1 with err set. */
+static int
+sched_row(sqlite3_stmt *stmt, struct store_schedule *o, struct vsm_err *err)
+{
+	const char *t;
+
+	memset(o, 0, sizeof(*o));
+	col_copy(stmt, 0, o->name, sizeof(o->name));
+	t = (const char *)sqlite3_column_text(stmt, 1);
+	o->source = t != NULL && strcmp(t, "config") == 0 ? STORE_SCHED_CONFIG
+	                                                  : STORE_SCHED_API;
+	col_copy(stmt, 2, o->module, sizeof(o->module));
+	o->params = col_dup(stmt, 3);
+	o->target = col_dup(stmt, 4);
+	col_copy(stmt, 5, o->cron, sizeof(o->cron));
+	col_copy(stmt, 6, o->tz, sizeof(o->tz));
+	col_copy(stmt, 7, o->window, sizeof(o->window));
+	if (store_window_policy_parse(
+	        (const char *)sqlite3_column_text(stmt, 8),
+	        &o->window_policy) == -1 ||
+	    store_overlap_parse((const char *)sqlite3_column_text(stmt, 9),
+	        &o->overlap) == -1) {
+		store_schedule_clear(o);
+		return (vsm_err_set(err, "store: schedule: malformed row"));
+	}
+	o->max_parallel = sqlite3_column_int(stmt, 10);
+	o->max_parallel_pct = sqlite3_column_int(stmt, 11);
+	o->splay_ms = sqlite3_column_int64(stmt, 12);
+	o->timeout_ms = sqlite3_column_int64(stmt, 13);
+	o->run_timeout_ms = sqlite3_column_int64(stmt, 14);
+	o->starting_deadline_ms = sqlite3_column_int64(stmt, 15);
+	o->retries = sqlite3_column_int(stmt, 16);
+	o->enabled = sqlite3_column_int(stmt, 17);
+	col_copy(stmt, 18, o->created_by, sizeof(o->created_by));
+	o->created_at = sqlite3_column_int64(stmt, 19);
+	o->updated_at = sqlite3_column_int64(stmt, 20);
+	o->next_due = sqlite3_column_int64(stmt, 21);
+	o->pending_due = sqlite3_column_int64(stmt, 22);
+	o->last_due = sqlite3_column_int64(stmt, 23);
+	o->last_at = sqlite3_column_int64(stmt, 24);
+	store_run_outcome_parse(
+	    (const char *)sqlite3_column_text(stmt, 25), &o->last_outcome);
+	col_copy(stmt, 26, o->last_reason, sizeof(o->last_reason));
+	col_copy(stmt, 27, o->last_job, sizeof(o->last_job));
+	if (o->params == NULL || o->target == NULL) {
+		store_schedule_clear(o);
+		return (vsm_err_set(err, "store: out of memory"));
+	}
+	return (0);
+}
+
+/* The schedule named name on connection c (lock held): 0, NOTFOUND, -1. */
+static int
+sched_lookup(struct sq_conn *c, const char *name, struct store_schedule *out,
+    int *cfg_enabled, struct vsm_err *err)
+{
+	sqlite3_stmt *stmt;
+	int           rc, ret = -1;
+
+	if ((stmt = sq_prep(c, S_SCHED_GET, err)) == NULL)
+		return (-1);
+	bind_text(stmt, 1, name);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_DONE)
+		ret = STORE_NOTFOUND;
+	else if (rc != SQLITE_ROW)
+		sq_fail(c, err, "schedule");
+	else if ((ret = sched_row(stmt, out, err)) == 0 && cfg_enabled != NULL)
+		*cfg_enabled = sqlite3_column_int(stmt, 28);
+	sq_done(stmt);
+	return (ret);
+}
+
+/* Bind a schedule's definition as ?3..?17 (S_SCHED_INSERT's order). */
+static void
+sched_bind_def(sqlite3_stmt *stmt, const struct store_schedule *v)
+{
+	bind_text(stmt, 3, v->module);
+	bind_text(stmt, 4, v->params != NULL ? v->params : "{}");
+	bind_text(stmt, 5, v->target);
+	bind_text(stmt, 6, v->cron);
+	bind_text(stmt, 7, v->tz);
+	bind_text(stmt, 8, v->window);
+	bind_text(stmt, 9, store_window_policy_str(v->window_policy));
+	bind_text(stmt, 10, store_overlap_str(v->overlap));
+	sqlite3_bind_int(stmt, 11, v->max_parallel);
+	sqlite3_bind_int(stmt, 12, v->max_parallel_pct);
+	sqlite3_bind_int64(stmt, 13, v->splay_ms);
+	sqlite3_bind_int64(stmt, 14, v->timeout_ms);
+	sqlite3_bind_int64(stmt, 15, v->run_timeout_ms);
+	sqlite3_bind_int64(stmt, 16, v->starting_deadline_ms);
+	sqlite3_bind_int(stmt, 17, v->retries);
+}
+
+/* Insert schedule v as source src inside the caller's transaction. */
+static int
+sched_insert(struct sq *s, const struct store_schedule *v,
+    enum store_sched_source src, const char *by, int64_t now,
+    struct vsm_err *err)
+{
+	sqlite3_stmt *stmt;
+
+	if ((stmt = sq_prep(&s->w, S_SCHED_INSERT, err)) == NULL)
+		return (-1);
+	bind_text(stmt, 1, v->name);
+	bind_text(stmt, 2, store_sched_source_str(src));
+	sched_bind_def(stmt, v);
+	sqlite3_bind_int(stmt, 18, v->enabled != 0);
+	bind_text(stmt, 19, by);
+	sqlite3_bind_int64(stmt, 20, now);
+	sqlite3_bind_int64(stmt, 21, now);
+	sqlite3_bind_int64(stmt, 22, v->next_due);
+	sqlite3_bind_int64(stmt, 23, 0);
+	sqlite3_bind_int64(stmt, 24, 0);
+	sqlite3_bind_int64(stmt, 25, 0);
+	bind_text(stmt, 26, "");
+	bind_text(stmt, 27, "");
+	bind_text(stmt, 28, "");
+	return (sq_run(&s->w, stmt, "schedule insert", err));
+}
+
+static int
+sq_sched_add(void *db, const struct store_actor *who,
+    const struct store_schedule *v, int64_t now, struct vsm_err *err)
+{
+	struct sq            *s = db;
+	struct store_schedule old;
+	int                   rc, ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((rc = sched_lookup(&s->w, v->name, &old, NULL, err)) == -1)
+		goto out;
+	if (rc == 0) {
+		vsm_err_set(err, "schedule '%s' exists (%s)", v->name,
+		    store_sched_source_str(old.source));
+		store_schedule_clear(&old);
+		goto out;
+	}
+	if (sched_insert(s, v, STORE_SCHED_API, who->who, now, err) == -1 ||
+	    audit_insert(s, who, "schedule.add", v->name,
+	        "{\"source\":\"api\"}", now, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	return (ret);
+}
+
+static int
+sq_sched_remove(void *db, const struct store_actor *who, const char *name,
+    int64_t now, struct vsm_err *err)
+{
+	struct sq            *s = db;
+	struct store_schedule old;
+	sqlite3_stmt         *stmt;
+	int                   rc, ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((rc = sched_lookup(&s->w, name, &old, NULL, err)) != 0) {
+		if (rc == STORE_NOTFOUND) {
+			vsm_err_set(err, "no schedule '%s'", name);
+			ret = STORE_NOTFOUND;
+		}
+		goto out;
+	}
+	rc = old.source == STORE_SCHED_CONFIG;
+	store_schedule_clear(&old);
+	if (rc) {
+		vsm_err_set(err,
+		    "schedule '%s' is kept in the controller's config file: "
+		    "remove it there (or disable it)",
+		    name);
+		goto out;
+	}
+	if ((stmt = sq_prep(&s->w, S_SCHED_DELETE, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, name);
+	if (sq_run(&s->w, stmt, "schedule delete", err) == -1 ||
+	    audit_insert(s, who, "schedule.remove", name, NULL, now, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	if (tx_end(s, ret == 0, err) == -1 && ret == 0)
+		ret = -1;
+	return (ret);
+}
+
+static int
+sq_sched_enable(void *db, const struct store_actor *who, const char *name,
+    int enabled, int64_t next_due, int64_t now, struct vsm_err *err)
+{
+	struct sq            *s = db;
+	struct store_schedule old;
+	sqlite3_stmt         *stmt;
+	int                   rc, ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((rc = sched_lookup(&s->w, name, &old, NULL, err)) != 0) {
+		if (rc == STORE_NOTFOUND) {
+			vsm_err_set(err, "no schedule '%s'", name);
+			ret = STORE_NOTFOUND;
+		}
+		goto out;
+	}
+	store_schedule_clear(&old);
+	if ((stmt = sq_prep(&s->w, S_SCHED_ENABLE, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, name);
+	sqlite3_bind_int(stmt, 2, enabled);
+	sqlite3_bind_int64(stmt, 3, next_due);
+	sqlite3_bind_int64(stmt, 4, now);
+	if (sq_run(&s->w, stmt, "schedule enable", err) == -1)
+		goto out;
+	if ((stmt = sq_prep(&s->w, S_RUN_DROP_PENDING, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, name);
+	sqlite3_bind_int64(stmt, 2, now);
+	if (sq_run(&s->w, stmt, "schedule pending run", err) == -1 ||
+	    audit_insert(s, who,
+	        enabled ? "schedule.enable" : "schedule.disable", name, NULL,
+	        now, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	if (tx_end(s, ret == 0, err) == -1 && ret == 0)
+		ret = -1;
+	return (ret);
+}
+
+/* Does the file's definition b differ from the stored schedule a? */
+static int
+sched_differs(const struct store_schedule *a, const struct store_schedule *b)
+{
+	return (a->source != STORE_SCHED_CONFIG ||
+	    strcmp(a->module, b->module) != 0 ||
+	    strcmp(a->params != NULL ? a->params : "{}",
+	        b->params != NULL ? b->params : "{}") != 0 ||
+	    strcmp(a->target, b->target) != 0 ||
+	    strcmp(a->cron, b->cron) != 0 || strcmp(a->tz, b->tz) != 0 ||
+	    strcmp(a->window, b->window) != 0 ||
+	    a->window_policy != b->window_policy || a->overlap != b->overlap ||
+	    a->max_parallel != b->max_parallel ||
+	    a->max_parallel_pct != b->max_parallel_pct ||
+	    a->splay_ms != b->splay_ms || a->timeout_ms != b->timeout_ms ||
+	    a->run_timeout_ms != b->run_timeout_ms ||
+	    a->starting_deadline_ms != b->starting_deadline_ms ||
+	    a->retries != b->retries);
+}
+
+/* Bring one config schedule in (the caller's transaction); *changed++. */
+static int
+sched_sync_one(struct sq *s, const struct store_actor *who,
+    const struct store_schedule *v, int64_t now, size_t *changed,
+    struct vsm_err *err)
+{
+	struct store_schedule old;
+	sqlite3_stmt         *stmt;
+	int                   rc, cfg_enabled = 1, enabled, ret = -1;
+
+	if ((rc = sched_lookup(&s->w, v->name, &old, &cfg_enabled, err)) == -1)
+		return (-1);
+	if (rc == STORE_NOTFOUND) {
+		(*changed)++;
+		return (
+		    sched_insert(s, v, STORE_SCHED_CONFIG, who->who, now, err));
+	}
+	/* The operator's enable/disable stands until the file changes. */
+	enabled = (v->enabled != 0) != (cfg_enabled != 0) ? v->enabled != 0
+	                                                  : old.enabled;
+	if (!sched_differs(&old, v) && enabled == old.enabled &&
+	    cfg_enabled == (v->enabled != 0)) {
+		ret = 0;
+		goto out;
+	}
+	if ((stmt = sq_prep(&s->w, S_SCHED_REDEFINE, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, v->name);
+	/* S_SCHED_REDEFINE numbers the definition one lower. */
+	bind_text(stmt, 2, v->module);
+	bind_text(stmt, 3, v->params != NULL ? v->params : "{}");
+	bind_text(stmt, 4, v->target);
+	bind_text(stmt, 5, v->cron);
+	bind_text(stmt, 6, v->tz);
+	bind_text(stmt, 7, v->window);
+	bind_text(stmt, 8, store_window_policy_str(v->window_policy));
+	bind_text(stmt, 9, store_overlap_str(v->overlap));
+	sqlite3_bind_int(stmt, 10, v->max_parallel);
+	sqlite3_bind_int(stmt, 11, v->max_parallel_pct);
+	sqlite3_bind_int64(stmt, 12, v->splay_ms);
+	sqlite3_bind_int64(stmt, 13, v->timeout_ms);
+	sqlite3_bind_int64(stmt, 14, v->run_timeout_ms);
+	sqlite3_bind_int64(stmt, 15, v->starting_deadline_ms);
+	sqlite3_bind_int(stmt, 16, v->retries);
+	sqlite3_bind_int(stmt, 17, enabled);
+	sqlite3_bind_int(stmt, 18, v->enabled != 0);
+	sqlite3_bind_int64(stmt, 19, now);
+	sqlite3_bind_int(stmt, 20,
+	    strcmp(old.cron, v->cron) != 0 || strcmp(old.tz, v->tz) != 0 ||
+	        (enabled && !old.enabled));
+	if (sq_run(&s->w, stmt, "schedule update", err) == -1)
+		goto out;
+	(*changed)++;
+	ret = 0;
+out:
+	store_schedule_clear(&old);
+	return (ret);
+}
+
+/* Is name one of v[0..n)? */
+static int
+sched_listed(const struct store_schedule *v, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].name, name) == 0)
+			return (1);
+	return (0);
+}
+
+static int
+sq_sched_sync(void *db, const struct store_actor *who,
+    const struct store_schedule *v, size_t n, int64_t now, size_t *changed,
+    struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	char        **gone = NULL, **ng, detail[64];
+	size_t        i, ngone = 0;
+	int           rc, ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	for (i = 0; i < n; i++)
+		if (sched_sync_one(s, who, &v[i], now, changed, err) == -1)
+			goto out;
+	/* Config schedules no longer in the file go, with their runs. */
+	if ((stmt = sq_prep(&s->w, S_SCHED_CONFIG_NAMES, err)) == NULL)
+		goto out;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(stmt, 0);
+
+		if (name == NULL || sched_listed(v, n, name))
+			continue;
+		if ((ng = reallocarray(gone, ngone + 1, sizeof(*ng))) == NULL ||
+		    (ng[ngone] = strdup(name)) == NULL) {
+			if (ng != NULL)
+				gone = ng;
+			vsm_err_set(err, "store: out of memory");
+			sq_done(stmt);
+			goto out;
+		}
+		gone = ng;
+		ngone++;
+	}
+	sq_done(stmt);
+	if (rc != SQLITE_DONE) {
+		sq_fail(&s->w, err, "config schedules");
+		goto out;
+	}
+	for (i = 0; i < ngone; i++) {
+		if ((stmt = sq_prep(&s->w, S_SCHED_DELETE, err)) == NULL)
+			goto out;
+		bind_text(stmt, 1, gone[i]);
+		if (sq_run(&s->w, stmt, "schedule delete", err) == -1)
+			goto out;
+		(*changed)++;
+	}
+	if (*changed > 0) {
+		snprintf(detail, sizeof(detail),
+		    "{\"schedules\":%zu,\"changed\":%zu}", n, *changed);
+		if (audit_insert(
+		        s, who, "schedule.config", "", detail, now, err) == -1)
+			goto out;
+	}
+	ret = 0;
+out:
+	for (i = 0; i < ngone; i++)
+		free(gone[i]);
+	free(gone);
+	if (tx_end(s, ret == 0, err) == -1)
+		ret = -1;
+	if (ret == -1)
+		*changed = 0;
+	return (ret);
+}
+
+static int
+sq_sched_get(
+    void *db, const char *name, struct store_schedule *out, struct vsm_err *err)
+{
+	struct sq *s = db;
+	int        ret;
+
+	pthread_mutex_lock(&s->r.lock);
+	ret = sched_lookup(&s->r, name, out, NULL, err);
+	pthread_mutex_unlock(&s->r.lock);
+	return (ret);
+}
+
+static int
+sched_row_fn(struct sq_conn *c, sqlite3_stmt *stmt, void *elem, const void *arg,
+    struct vsm_err *err)
+{
+	(void)c;
+	(void)arg;
+	return (sched_row(stmt, elem, err));
+}
+
+static void
+schedules_free(void *v, size_t n)
+{
+	store_schedules_free(v, n);
+}
+
+static int
+sq_sched_list(
+    void *db, struct store_schedule **out, size_t *n, struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	void         *v = NULL;
+	int           ret = -1;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&s->r.lock);
+	if ((stmt = sq_prep(&s->r, S_SCHED_LIST, err)) != NULL)
+		ret = sq_collect(&s->r, stmt, sizeof(struct store_schedule),
+		    STORE_FANOUT_MAX, sched_row_fn, NULL, schedules_free,
+		    "schedules", &v, n, err);
+	sq_done(stmt);
+	pthread_mutex_unlock(&s->r.lock);
+	*out = v;
+	return (ret);
+}
+
+/* A run row, and its job's task counts (on the same connection). */
+static int
+run_row_fn(struct sq_conn *c, sqlite3_stmt *stmt, void *elem, const void *arg,
+    struct vsm_err *err)
+{
+	struct store_sched_run *r = elem;
+	enum store_task_state   ts;
+	sqlite3_stmt           *cnt;
+	int                     rc;
+
+	(void)arg;
+	r->id = sqlite3_column_int64(stmt, 0);
+	col_copy(stmt, 1, r->schedule, sizeof(r->schedule));
+	r->due_at = sqlite3_column_int64(stmt, 2);
+	r->at = sqlite3_column_int64(stmt, 3);
+	if (store_run_outcome_parse(
+	        (const char *)sqlite3_column_text(stmt, 4), &r->outcome) == -1)
+		return (vsm_err_set(err, "store: run: malformed outcome"));
+	col_copy(stmt, 5, r->reason, sizeof(r->reason));
+	col_copy(stmt, 6, r->job_id, sizeof(r->job_id));
+	if (r->job_id[0] == '\0')
+		return (0);
+	if ((cnt = sq_prep(c, S_JOB_COUNTS, err)) == NULL)
+		return (-1);
+	bind_text(cnt, 1, r->job_id);
+	while ((rc = sqlite3_step(cnt)) == SQLITE_ROW)
+		if (store_task_state_parse(
+		        (const char *)sqlite3_column_text(cnt, 0), &ts) == 0) {
+			r->nstate[ts] = (size_t)sqlite3_column_int64(cnt, 1);
+			r->ntasks += r->nstate[ts];
+		}
+	sq_done(cnt);
+	if (rc != SQLITE_DONE)
+		return (sq_fail(c, err, "run tasks"));
+	return (0);
+}
+
+static int
+sq_sched_runs(void *db, const char *name, size_t limit,
+    struct store_sched_run **out, size_t *n, struct vsm_err *err)
+{
+	struct sq    *s = db;
+	sqlite3_stmt *stmt;
+	void         *v = NULL;
+	int           ret = -1;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&s->r.lock);
+	if ((stmt = sq_prep(&s->r, S_RUN_LIST, err)) != NULL) {
+		bind_text(stmt, 1, name);
+		sqlite3_bind_int64(stmt, 2, (int64_t)limit);
+		ret = sq_collect(&s->r, stmt, sizeof(struct store_sched_run),
+		    STORE_LIST_MAX, run_row_fn, NULL, sq_free_plain, "runs", &v,
+		    n, err);
+	}
+	sq_done(stmt);
+	pthread_mutex_unlock(&s->r.lock);
+	*out = v;
+	return (ret);
+}
+
+static int
+sq_sched_step(void *db, const struct store_actor *who,
+    const struct store_sched_step *st, int64_t now, char *job_id,
+    struct vsm_err *err)
+{
+	struct sq            *s = db;
+	struct store_schedule old;
+	sqlite3_stmt         *stmt;
+	int                   rc, ret = -1;
+
+	job_id[0] = '\0';
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((rc = sched_lookup(&s->w, st->schedule, &old, NULL, err)) != 0) {
+		if (rc == STORE_NOTFOUND) {
+			vsm_err_set(err, "no schedule '%s'", st->schedule);
+			ret = STORE_NOTFOUND;
+		}
+		goto out;
+	}
+	store_schedule_clear(&old);
+	if (st->job != NULL &&
+	    job_insert(s, who, st->job, now, job_id, err) == -1)
+		goto out;
+	if ((stmt = sq_prep(
+	         &s->w, st->update ? S_RUN_UPDATE : S_RUN_INSERT, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, st->schedule);
+	sqlite3_bind_int64(stmt, 2, st->due_at);
+	sqlite3_bind_int64(stmt, 3, now);
+	bind_text(stmt, 4, store_run_outcome_str(st->outcome));
+	bind_text(stmt, 5, st->reason != NULL ? st->reason : "");
+	bind_text(stmt, 6, st->job != NULL ? job_id : NULL);
+	if (sq_run(&s->w, stmt, "schedule run", err) == -1)
+		goto out;
+	if (sqlite3_changes(s->w.db) == 0) {
+		vsm_err_set(err,
+		    "schedule '%s': the run due at %lld was "
+		    "recorded before",
+		    st->schedule, (long long)st->due_at);
+		ret = STORE_EXISTS;
+		goto out;
+	}
+	if (st->replaced_job != NULL) {
+		if ((stmt = sq_prep(&s->w, S_RUN_REPLACED, err)) == NULL)
+			goto out;
+		bind_text(stmt, 1, st->schedule);
+		bind_text(stmt, 2, st->replaced_job);
+		sqlite3_bind_int64(stmt, 3, now);
+		if (sq_run(&s->w, stmt, "replaced run", err) == -1)
+			goto out;
+	}
+	if ((stmt = sq_prep(&s->w, S_SCHED_STATE, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, st->schedule);
+	sqlite3_bind_int64(stmt, 2, st->next_due);
+	sqlite3_bind_int64(stmt, 3, st->pending_due);
+	sqlite3_bind_int64(stmt, 4, st->due_at);
+	sqlite3_bind_int64(stmt, 5, now);
+	bind_text(stmt, 6, store_run_outcome_str(st->outcome));
+	bind_text(stmt, 7, st->reason != NULL ? st->reason : "");
+	bind_text(stmt, 8, st->job != NULL ? job_id : NULL);
+	if (sq_run(&s->w, stmt, "schedule state", err) == -1)
+		goto out;
+	ret = 0;
+out:
+	if (ret != 0) {
+		tx_end(s, 0, NULL);
+		job_id[0] = '\0';
+		return (ret);
+	}
+	if (tx_end(s, 1, err) == -1) {
+		job_id[0] = '\0';
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+sq_sched_missed(void *db, const char *name, const struct store_missed *v,
+    size_t n, int64_t next_due, int64_t now, struct vsm_err *err)
+{
+	struct sq            *s = db;
+	struct store_schedule old;
+	sqlite3_stmt         *stmt;
+	size_t                i, newest = 0;
+	int                   rc, ret = -1;
+
+	if (tx_begin(s, err) == -1)
+		return (-1);
+	if ((rc = sched_lookup(&s->w, name, &old, NULL, err)) != 0) {
+		if (rc == STORE_NOTFOUND) {
+			vsm_err_set(err, "no schedule '%s'", name);
+			ret = STORE_NOTFOUND;
+		}
+		goto out;
+	}
+	store_schedule_clear(&old);
+	for (i = 0; i < n; i++) {
+		if ((stmt = sq_prep(&s->w, S_RUN_INSERT, err)) == NULL)
+			goto out;
+		bind_text(stmt, 1, name);
+		sqlite3_bind_int64(stmt, 2, v[i].due_at);
+		sqlite3_bind_int64(stmt, 3, now);
+		bind_text(stmt, 4, store_run_outcome_str(STORE_RUN_MISSED));
+		bind_text(stmt, 5, v[i].reason);
+		bind_text(stmt, 6, NULL);
+		if (sq_run(&s->w, stmt, "missed run", err) == -1)
+			goto out;
+		if (v[i].due_at > v[newest].due_at)
+			newest = i;
+	}
+	if ((stmt = sq_prep(&s->w, S_SCHED_NEXT, err)) == NULL)
+		goto out;
+	bind_text(stmt, 1, name);
+	sqlite3_bind_int64(stmt, 2, next_due);
+	if (sq_run(&s->w, stmt, "schedule next", err) == -1)
+		goto out;
+	if (n > 0) {
+		if ((stmt = sq_prep(&s->w, S_SCHED_LAST, err)) == NULL)
+			goto out;
+		bind_text(stmt, 1, name);
+		sqlite3_bind_int64(stmt, 2, v[newest].due_at);
+		sqlite3_bind_int64(stmt, 3, now);
+		bind_text(stmt, 4, store_run_outcome_str(STORE_RUN_MISSED));
+		bind_text(stmt, 5, v[newest].reason);
+		if (sq_run(&s->w, stmt, "schedule last", err) == -1)
+			goto out;
+	}
+	ret = 0;
+out:
+	if (ret != 0) {
+		tx_end(s, 0, NULL);
+		return (ret);
+	}
+	return (tx_end(s, 1, err));
+}
+
 const struct store_backend store_backend_sqlite = {
     .name = "sqlite",
     .scheme = "sqlite",
@@ -2330,4 +3200,14 @@ const struct store_backend store_backend_sqlite = {
     .artifact_list = sq_artifact_list,
     .audit_append = sq_audit_append,
     .audit_list = sq_audit_list,
+    .task_wake_hosts = sq_task_wake_hosts,
+    .sched_add = sq_sched_add,
+    .sched_remove = sq_sched_remove,
+    .sched_enable = sq_sched_enable,
+    .sched_sync = sq_sched_sync,
+    .sched_get = sq_sched_get,
+    .sched_list = sq_sched_list,
+    .sched_runs = sq_sched_runs,
+    .sched_step = sq_sched_step,
+    .sched_missed = sq_sched_missed,
 };

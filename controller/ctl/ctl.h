@@ -130,4 +130,16 @@ int ctl_job_wait(struct ctl *, const char *);
 /* ctl_audit.c */
 int cmd_audit(struct ctl *, int, char **);
 
+/* ctl_schedule_next.c */
+int cmd_schedule_next(struct ctl *, int, char **);
+
+/* ctl_schedule.c */
+int cmd_schedule_list(struct ctl *, int, char **);
+int cmd_schedule_show(struct ctl *, int, char **);
+int cmd_schedule_add(struct ctl *, int, char **);
+int cmd_schedule_rm(struct ctl *, int, char **);
+int cmd_schedule_enable(struct ctl *, int, char **);
+int cmd_schedule_disable(struct ctl *, int, char **);
+int cmd_schedule_fire(struct ctl *, int, char **);
+
 #endif /* VSM_CTL_H */

@@ -44,6 +44,28 @@ static const struct ctl_cmd ctl_cmds[] = {
         "cancel a job's unfinished tasks"},
     {"audit", cmd_audit, "audit [--limit N] [--before ID]",
         "show the audit log, newest first"},
+    {"schedule list", cmd_schedule_list, "schedule list",
+        "list schedules: next run, last run and its outcome"},
+    {"schedule show", cmd_schedule_show, "schedule show NAME [--runs N]",
+        "show a schedule and its latest runs"},
+    {"schedule add", cmd_schedule_add,
+        "schedule add NAME MODULE --cron EXPR [--target SEL] "
+        "[--param k=v]... [--tz ZONE] [--window W] [--window-policy "
+        "wait|skip] [--overlap skip|queue|replace|allow] [--max-parallel "
+        "N|N%] [--splay D] [--timeout D] [--run-timeout D] "
+        "[--starting-deadline D] [--retries N] [--disabled]",
+        "add a schedule"},
+    {"schedule rm", cmd_schedule_rm, "schedule rm NAME",
+        "remove a schedule added with schedule add"},
+    {"schedule enable", cmd_schedule_enable, "schedule enable NAME",
+        "enable a schedule (from now on: no catch-up)"},
+    {"schedule disable", cmd_schedule_disable, "schedule disable NAME",
+        "disable a schedule"},
+    {"schedule fire", cmd_schedule_fire, "schedule fire NAME",
+        "make a schedule due now (run now; admin)"},
+    {"schedule next", cmd_schedule_next,
+        "schedule next EXPR [--tz ZONE] [--from TIME] [--count N]",
+        "the next fire times of a cron expression (computed here)"},
     {"help", cmd_help, "help", "show this text"},
 };
 

@@ -336,6 +336,43 @@ test_pg_vacuum_full(void **state)
 	assert_int_equal(tu_pg_num(&pg, DB, ROWS_T), 3);
 }
 
+/*
+ * mode=full without force runs inside the maintenance window its task
+ * was fired in (Task.window_end_ms not yet passed), and is refused once
+ * that window has closed, with the message naming both ways out.
+ */
+static void
+test_pg_vacuum_full_in_window(void **state)
+{
+	struct tu_task_result r;
+	const char           *kv[] = {"table", "t", "mode", "full", NULL};
+	struct timespec       ts;
+	uint64_t              now;
+	long long             before;
+
+	(void)state;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	/* The window closed a minute ago: refused. */
+	assert_int_equal(
+	    tu_task_run_window(bin, cfg, "pg.vacuum", kv, 0, now - 60000, &r),
+	    0);
+	assert_string_equal(tu_task_status(r.status), "error");
+	assert_non_null(strstr(r.error, "maintenance window"));
+	assert_non_null(strstr(r.error, "force=true"));
+	tu_task_result_free(&r);
+	/* Inside the window (an hour left): it rewrites the table. */
+	before = tu_pg_num(&pg, DB, FILENODE("t"));
+	assert_int_equal(
+	    tu_task_run_window(bin, cfg, "pg.vacuum", kv, 0, now + 3600000, &r),
+	    0);
+	assert_string_equal(tu_task_status(r.status), "ok");
+	assert_string_equal(jstr(r.json, "statement"), "VACUUM (FULL)");
+	tu_task_result_free(&r);
+	assert_true(tu_pg_num(&pg, DB, FILENODE("t")) != before);
+	assert_int_equal(tu_pg_num(&pg, DB, ROWS_T), 3);
+}
+
 static void
 test_pg_analyze(void **state)
 {
@@ -644,6 +681,7 @@ main(void)
 	    cmocka_unit_test(test_pg_bloat_then_vacuum),
 	    cmocka_unit_test(test_pg_vacuum_schema),
 	    cmocka_unit_test(test_pg_vacuum_full),
+	    cmocka_unit_test(test_pg_vacuum_full_in_window),
 	    cmocka_unit_test(test_pg_analyze),
 	    cmocka_unit_test(test_pg_reindex),
 	    cmocka_unit_test(test_pg_table_sizes),

@@ -11,7 +11,8 @@
  * `keys list` show and `keys reject` cuts off; `run` on no host fails;
  * `run --wait` follows a job to its summary; `audit --json` has the
  * token; the modules and commands of a Hello reach `hosts --json` and
- * `host show`, and a Hello with a bad module or command name is refused.
+ * `host show`, and a Hello with a bad module or command name is refused;
+ * `schedule next` prints fire times computed locally.
  * Timing bounds are generous and only ever upper bounds.
  */
 #include <sys/stat.h>
@@ -824,6 +825,77 @@ test_capabilities_reach_hosts_and_host_show(void **state)
 	agent_close(&a);
 }
 
+/*
+ * `schedule next` computes locally: the exact ISO 8601 lines and JSON
+ * array across Berlin's spring-forward, --from inclusive, the default
+ * count, and bad input refused with exit 2 and nothing on stdout.
+ */
+static void
+test_schedule_next_prints_iso_times(void **state)
+{
+	struct out *o = malloc(sizeof(*o));
+
+	(void)state;
+	assert_int_equal(
+	    vsmctl(o, "schedule", "next", "30 2 * * *", "--tz", "Europe/Berlin",
+	        "--from", "2026-03-28", "--count", "3", NULL),
+	    0);
+	assert_string_equal(o->out,
+	    "2026-03-28T02:30:00+01:00\n"
+	    "2026-03-29T03:00:00+02:00\n"
+	    "2026-03-30T02:30:00+02:00\n");
+	assert_string_equal(o->err, "");
+	assert_int_equal(
+	    vsmctl(o, "schedule", "next", "30 2 * * *", "--tz", "Europe/Berlin",
+	        "--from", "2026-03-28T02:31", "--count=2", "--json", NULL),
+	    0);
+	assert_string_equal(o->out,
+	    "[\"2026-03-29T03:00:00+02:00\","
+	    "\"2026-03-30T02:30:00+02:00\"]\n");
+	assert_int_equal(vsmctl(o, "schedule", "next", "@daily", "--tz", "UTC",
+	                     "--from", "2026-01-01T00:00:00Z", NULL),
+	    0);
+	assert_string_equal(o->out,
+	    "2026-01-01T00:00:00+00:00\n"
+	    "2026-01-02T00:00:00+00:00\n"
+	    "2026-01-03T00:00:00+00:00\n"
+	    "2026-01-04T00:00:00+00:00\n"
+	    "2026-01-05T00:00:00+00:00\n");
+	/* Without --from: five lines from now. */
+	assert_int_equal(vsmctl(o, "schedule", "next", "* * * * *", NULL), 0);
+	assert_int_equal(lines(o->out), 5);
+	assert_int_equal(vsmctl(o, "schedule", "next", "0 0 32 * *", NULL), 2);
+	assert_one_error_line(o);
+	assert_non_null(
+	    strstr(o->err, "field 3 (day of month) at column 5: 32 is out"));
+	assert_string_equal(o->out, "");
+	assert_int_equal(vsmctl(o, "schedule", "next", "* * * * *", "--tz",
+	                     "../../etc/passwd", NULL),
+	    2);
+	assert_one_error_line(o);
+	assert_int_equal(vsmctl(o, "schedule", "next", "* * * * *", "--from",
+	                     "tomorrow", NULL),
+	    2);
+	assert_one_error_line(o);
+	assert_int_equal(
+	    vsmctl(o, "schedule", "next", "* * * * *", "--count", "1001", NULL),
+	    2);
+	assert_one_error_line(o);
+	assert_int_equal(
+	    vsmctl(o, "schedule", "next", "* * * * *", "--count", "0", NULL),
+	    2);
+	assert_one_error_line(o);
+	assert_int_equal(vsmctl(o, "schedule", "next", NULL), 2);
+	assert_one_error_line(o);
+	/* Past the year 9999 the search fails: exit 1. */
+	assert_int_equal(vsmctl(o, "schedule", "next", "0 0 29 2 *", "--tz",
+	                     "UTC", "--from", "9997-01-01", NULL),
+	    1);
+	assert_one_error_line(o);
+	assert_string_equal(o->out, "");
+	free(o);
+}
+
 int
 main(void)
 {
@@ -835,6 +907,7 @@ main(void)
 	    cmocka_unit_test(test_token_enroll_list_reject),
 	    cmocka_unit_test(test_audit_json_has_the_token),
 	    cmocka_unit_test(test_capabilities_reach_hosts_and_host_show),
+	    cmocka_unit_test(test_schedule_next_prints_iso_times),
 	};
 
 	return (cmocka_run_group_tests(tests, setup, teardown));

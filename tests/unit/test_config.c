@@ -203,8 +203,20 @@ test_examples_load(void **state)
 	    -1)
 		fail_msg("%s", err.msg);
 	assert_string_equal(c->listen, "tcp://0.0.0.0:4650");
-	assert_int_equal(c->nschedules, 3);
+	/* Three of its own, fourteen from schedules.yaml. */
+	assert_int_equal(c->nschedules, 3 + 14);
 	assert_string_equal(c->schedules[0].name, "nightly-vacuum");
+	assert_int_equal(c->schedules[0].splay_ms, 5 * 60 * 1000);
+	assert_int_equal(c->schedules[0].starting_deadline_ms, 3600 * 1000);
+	assert_int_equal(c->schedules[0].window_policy, VSM_WINDOW_WAIT);
+	assert_int_equal(c->schedules[0].in_schedules_file, 0);
+	assert_string_equal(c->schedules[3].name, "daily-health");
+	assert_int_equal(c->schedules[3].in_schedules_file, 1);
+	assert_string_equal(c->schedules[3].module, "sys.health");
+	assert_string_equal(c->schedules[16].name, "quarterly-vacuum-full");
+	assert_string_equal(c->schedules[16].window, "Sat 01:00-05:00");
+	assert_string_equal(c->schedules[16].params[0].value, "full");
+	assert_int_equal(c->schedules[16].run_timeout_ms, 4 * 3600 * 1000);
 	assert_int_equal(c->schedules[0].nparams, 2);
 	assert_string_equal(c->schedules[0].params[1].key, "min_dead_ratio");
 	assert_string_equal(c->schedules[0].params[1].value, "0.2");
@@ -723,36 +735,76 @@ static const struct bad controller_bad[] = {
         5,
         "schedules[0].target: bad selector 'role in (db': column 12: "
         "unterminated list"},
-    {"schedules:\n  - name: a\n    module: m\n    cron: x\n    target: all\n"
+    {"schedules:\n  - name: a\n    module: m\n    cron: \"* * * * *\"\n    "
+     "target: all\n"
      "    max_parallel: 150%\n",
         6, "'150%' is out of range 1%-100%"},
-    {"schedules:\n  - name: a\n    module: m\n    cron: x\n    target: all\n"
+    {"schedules:\n  - name: a\n    module: m\n    cron: \"* * * * *\"\n    "
+     "target: all\n"
      "    max_parallel: lots\n",
         6, "expected a count (0: no limit) or a percentage"},
-    {"schedules:\n  - name: a\n    module: m\n    cron: x\n    target: all\n"
+    {"schedules:\n  - name: a\n    module: m\n    cron: \"* * * * *\"\n    "
+     "target: all\n"
      "    overlap: sometimes\n",
-        6, "expected skip, queue or allow, got 'sometimes'"},
-    {"schedules:\n  - name: a\n    module: m\n    cron: x\n    target: all\n"
+        6, "expected skip, queue, replace or allow, got 'sometimes'"},
+    {"schedules:\n  - name: a\n    module: m\n    cron: \"* * * * *\"\n    "
+     "target: all\n"
      "    params: [1]\n",
         6, "schedules[0].params: expected a mapping"},
-    {"schedules:\n  - name: a\n    module: m\n    cron: x\n    target: all\n"
+    {"schedules:\n  - name: a\n    module: m\n    cron: \"* * * * *\"\n    "
+     "target: all\n"
      "    params: {a: {b: c}}\n",
         6, "schedules[0].params.a: expected a string, got a mapping"},
-    {"schedules:\n  - name: a\n    module: m\n    cron: x\n    target: all\n"
+    {"schedules:\n  - name: a\n    module: m\n    cron: \"* * * * *\"\n    "
+     "target: all\n"
      "    timeout: soon\n",
         6, "expected a duration like 30s"},
-    {"schedules:\n  - name: a\n    module: m\n    cron: x\n    target: all\n"
+    {"schedules:\n  - name: a\n    module: m\n    cron: \"* * * * *\"\n    "
+     "target: all\n"
      "    enabled: 1\n",
         6, "expected true or false, got '1'"},
-    {"schedules:\n  - name: a\n    module: m\n    cron: x\n    target: all\n"
+    {"schedules:\n  - name: a\n    module: m\n    cron: \"* * * * *\"\n    "
+     "target: all\n"
      "    cronn: x\n",
         6, "schedules[0]: unknown key 'cronn' (did you mean 'cron'?)"},
-    {"schedules:\n  - name: a\n    module: m\n    cron: x\n    target: all\n"
-     "  - name: a\n    module: m\n    cron: x\n    target: all\n",
+    {"schedules:\n  - name: a\n    module: m\n    cron: \"* * * * *\"\n    "
+     "target: all\n"
+     "  - name: a\n    module: m\n    cron: \"* * * * *\"\n    target: all\n",
         6, "schedule 'a' is defined twice (first at line 2)"},
     {"schedules:\n  - name: a\n    module: m\n    cron: \"\"\n"
      "    target: all\n",
         4, "schedules[0].cron: must not be empty"},
+    /* cron, tz and window are checked with cron.h at load. */
+    {"schedules:\n  - name: a\n    module: m\n    cron: \"61 * * * *\"\n"
+     "    target: all\n",
+        4, "schedules[0].cron: '61 * * * *': field 1 (minute)"},
+    {"schedules:\n  - name: a\n    module: m\n    cron: \"0 0 30 2 *\"\n"
+     "    target: all\n",
+        4, "schedules[0].cron: '0 0 30 2 *': "},
+    {"schedules:\n  - name: a\n    module: m\n    cron: \"* * * * *\"\n"
+     "    target: all\n    tz: Mars/Olympus\n",
+        6, "schedules[0].tz: "},
+    {"schedules:\n  - name: a\n    module: m\n    cron: \"* * * * *\"\n"
+     "    target: all\n    tz: ../../etc/passwd\n",
+        6, "schedules[0].tz: "},
+    {"schedules:\n  - name: a\n    module: m\n    cron: \"* * * * *\"\n"
+     "    target: all\n    window: \"Sat 25:00-05:00\"\n",
+        6, "schedules[0].window: "},
+    {"schedules:\n  - name: a\n    module: m\n    cron: \"* * * * *\"\n"
+     "    target: all\n    window_policy: later\n",
+        6, "expected wait or skip, got 'later'"},
+    {"schedules:\n  - name: a\n    module: m\n    cron: \"* * * * *\"\n"
+     "    target: all\n    max_parallel: 100001\n",
+        6, "100001 is out of range 0-100000"},
+    {"schedules:\n  - name: a\n    module: m\n    cron: \"* * * * *\"\n"
+     "    target: all\n    splay: 2d\n",
+        6, "schedules[0].splay: "},
+    {"schedules:\n  - name: a\n    module: m\n    cron: \"* * * * *\"\n"
+     "    target: all\n    starting_deadline: 0s\n",
+        6, "schedules[0].starting_deadline: "},
+    {"schedules:\n  - name: a\n    module: m\n    cron: \"* * * * *\"\n"
+     "    target: all\n    retries: 101\n",
+        6, "101 is out of range 0-100"},
 };
 
 static void
@@ -765,6 +817,114 @@ test_controller_bad_files_name_the_line(void **state)
 		bad += controller_fails(controller_bad[i].text,
 		    controller_bad[i].line, controller_bad[i].needle);
 	assert_int_equal(bad, 0);
+}
+
+/*
+ * The scheduler's keys and their defaults; schedules_file adds the
+ * schedules of another file, whose errors name that file and line, and a
+ * name defined in both files is refused.
+ */
+static void
+test_controller_schedule_keys_and_schedules_file(void **state)
+{
+	struct vsm_controller_config *c;
+	struct vsm_err                err;
+	char                          want[PATH_MAX + 64], p[PATH_MAX];
+
+	(void)state;
+	snprintf(p, sizeof(p), "%s",
+	    put_file("controller.yaml",
+	        "schedules:\n"
+	        "  - name: a\n    module: m\n    cron: \"*/5 * * * *\"\n"
+	        "    target: all\n"
+	        "  - name: b\n    module: m\n    cron: \"0 1 * * 6\"\n"
+	        "    target: all\n    tz: Europe/Berlin\n"
+	        "    window: \"Sat 01:00-05:00\"\n    window_policy: skip\n"
+	        "    overlap: replace\n    splay: 90s\n"
+	        "    starting_deadline: 10m\n    run_timeout: 2h\n"
+	        "    retries: 2\n",
+	        0600));
+	if (vsm_controller_config_load(p, &c, &err) == -1)
+		fail_msg("%s", err.msg);
+	assert_int_equal(c->nschedules, 2);
+	/* Defaults: wait, skip, no splay; 0 deadline and timeout mean 1h. */
+	assert_int_equal(c->schedules[0].window_policy, VSM_WINDOW_WAIT);
+	assert_int_equal(c->schedules[0].overlap, VSM_OVERLAP_SKIP);
+	assert_int_equal(c->schedules[0].splay_ms, 0);
+	assert_int_equal(c->schedules[0].starting_deadline_ms, 0);
+	assert_int_equal(c->schedules[0].run_timeout_ms, 0);
+	assert_int_equal(c->schedules[0].retries, 0);
+	assert_int_equal(c->schedules[1].window_policy, VSM_WINDOW_SKIP);
+	assert_int_equal(c->schedules[1].overlap, VSM_OVERLAP_REPLACE);
+	assert_int_equal(c->schedules[1].splay_ms, 90000);
+	assert_int_equal(c->schedules[1].starting_deadline_ms, 600000);
+	assert_int_equal(c->schedules[1].run_timeout_ms, 7200000);
+	assert_int_equal(c->schedules[1].retries, 2);
+	assert_string_equal(c->schedules[1].tz, "Europe/Berlin");
+	vsm_controller_config_free(c);
+
+	/* schedules_file: relative to controller.yaml, appended. */
+	put_file("more.yaml",
+	    "# more\nschedules:\n"
+	    "  - name: c\n    module: m\n    cron: \"@daily\"\n"
+	    "    target: all\n",
+	    0600);
+	snprintf(p, sizeof(p), "%s",
+	    put_file("controller.yaml",
+	        "schedules:\n"
+	        "  - name: a\n    module: m\n    cron: \"@hourly\"\n"
+	        "    target: all\n"
+	        "schedules_file: more.yaml\n",
+	        0600));
+	if (vsm_controller_config_load(p, &c, &err) == -1)
+		fail_msg("%s", err.msg);
+	assert_int_equal(c->nschedules, 2);
+	assert_string_equal(c->schedules[1].name, "c");
+	assert_int_equal(c->schedules[1].line, 3);
+	assert_int_equal(c->schedules[1].in_schedules_file, 1);
+	vsm_controller_config_free(c);
+
+	/* An error in it is that file's FILE:LINE. */
+	put_file("more.yaml",
+	    "schedules:\n"
+	    "  - name: c\n    module: m\n    cron: \"* * * 13 *\"\n"
+	    "    target: all\n",
+	    0600);
+	snprintf(p, sizeof(p), "%s",
+	    put_file("controller.yaml", "schedules_file: more.yaml\n", 0600));
+	assert_int_equal(vsm_controller_config_load(p, &c, &err), -1);
+	snprintf(
+	    want, sizeof(want), "%s/more.yaml:4: schedules[0].cron: ", tmpdir);
+	if (strncmp(err.msg, want, strlen(want)) != 0)
+		fail_msg("got '%s', want '%s...'", err.msg, want);
+	/* Only `schedules:` is in such a file. */
+	put_file("more.yaml", "listen: tcp://0.0.0.0:1\n", 0600);
+	assert_int_equal(vsm_controller_config_load(p, &c, &err), -1);
+	assert_non_null(strstr(err.msg, "more.yaml:1: "));
+	assert_non_null(strstr(err.msg, "unknown key 'listen'"));
+	/* A name in both files. */
+	put_file("more.yaml",
+	    "schedules:\n"
+	    "  - name: a\n    module: m\n    cron: \"@daily\"\n"
+	    "    target: all\n",
+	    0600);
+	snprintf(p, sizeof(p), "%s",
+	    put_file("controller.yaml",
+	        "schedules:\n"
+	        "  - name: a\n    module: m\n    cron: \"@hourly\"\n"
+	        "    target: all\n"
+	        "schedules_file: more.yaml\n",
+	        0600));
+	assert_int_equal(vsm_controller_config_load(p, &c, &err), -1);
+	assert_non_null(strstr(err.msg,
+	    "more.yaml:2: schedules[0]: "
+	    "schedule 'a' is also defined in "));
+	/* A file that is not there. */
+	snprintf(p, sizeof(p), "%s",
+	    put_file(
+	        "controller.yaml", "schedules_file: nowhere.yaml\n", 0600));
+	assert_int_equal(vsm_controller_config_load(p, &c, &err), -1);
+	assert_non_null(strstr(err.msg, "nowhere.yaml"));
 }
 
 static void
@@ -1133,6 +1293,7 @@ main(void)
 	    cmocka_unit_test(test_agent_command_params_load),
 	    cmocka_unit_test(test_agent_bad_command_params_name_the_line),
 	    cmocka_unit_test(test_controller_bad_files_name_the_line),
+	    cmocka_unit_test(test_controller_schedule_keys_and_schedules_file),
 	    cmocka_unit_test(test_secrets_readable_by_others_are_flagged),
 	    cmocka_unit_test(test_key_file_open_to_others_is_refused),
 	    cmocka_unit_test(test_agent_write_default_round_trips),

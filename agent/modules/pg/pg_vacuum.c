@@ -1,11 +1,14 @@
 /*
  * pg_vacuum.c: pg.vacuum, the guide's weekly `VACUUM ANALYZE` and
  * quarterly `VACUUM FULL`, on one table or every table of a schema.
- * FULL rewrites the table under an ACCESS EXCLUSIVE lock: it is refused
- * unless the task says force=true (the operator's statement that this is
- * the maintenance window).
+ * FULL rewrites the table under an ACCESS EXCLUSIVE lock: it runs only
+ * inside a maintenance window (the controller sets Task.window_end_ms on
+ * tasks of a schedule fired in its window, and it has not closed yet) or
+ * when the task says force=true (the operator's statement that this is a
+ * maintenance window).
  */
 #include <string.h>
+#include <time.h>
 
 #include "pg_conn.h"
 #include "pg_maint.h"
@@ -35,16 +38,32 @@ static const struct param_spec pg_vacuum_params[] = {
     {.name = NULL},
 };
 
+/* Is the task inside the maintenance window it was fired in? */
+static int
+pg_vacuum_in_window(const struct task_ctx *ctx)
+{
+	struct timespec ts;
+	uint64_t        now;
+
+	if (ctx->task == NULL || ctx->task->window_end_ms == 0)
+		return (0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (now < ctx->task->window_end_ms);
+}
+
 static int
 pg_vacuum_validate(
     struct task_ctx *ctx, const struct task_params *p, struct vsm_err *err)
 {
 	if (pg_params_check(ctx, p, err) == -1)
 		return (-1);
-	if (params_num(p, "mode") == PG_VACUUM_FULL && !params_num(p, "force"))
+	if (params_num(p, "mode") == PG_VACUUM_FULL &&
+	    !params_num(p, "force") && !pg_vacuum_in_window(ctx))
 		return (vsm_err_set(err,
 		    "parameter 'mode': full locks every table it rewrites; "
-		    "run it in a maintenance window with force=true"));
+		    "it runs inside a maintenance window (a schedule with a "
+		    "window) or with force=true"));
 	return (0);
 }
 

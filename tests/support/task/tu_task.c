@@ -80,6 +80,15 @@ int
 tu_task_run(const char *bin, const char *config_path, const char *module,
     const char *const *kv, int dry_run, struct tu_task_result *out)
 {
+	return (
+	    tu_task_run_window(bin, config_path, module, kv, dry_run, 0, out));
+}
+
+int
+tu_task_run_window(const char *bin, const char *config_path, const char *module,
+    const char *const *kv, int dry_run, uint64_t window_end_ms,
+    struct tu_task_result *out)
+{
 	struct runner_config cfg;
 	struct tu_collect    c;
 	struct runner       *r = NULL;
@@ -118,6 +127,7 @@ tu_task_run(const char *bin, const char *config_path, const char *module,
 	task.params = pp;
 	task.n_params = n;
 	task.dry_run = dry_run != 0;
+	task.window_end_ms = window_end_ms;
 	task.timeout_s = TU_TASK_WAIT_S - 10;
 	if (runner_start(r, &task, NULL, tu_collect_cb, &c, &err) == -1) {
 		fprintf(stderr, "tu_task_run: %s\n", err.msg);

@@ -8,6 +8,7 @@
 #define VSM_TU_TASK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -40,6 +41,13 @@ int tu_task_config(
 int  tu_task_run(const char *bin, const char *config_path, const char *module,
      const char *const *kv, int dry_run, struct tu_task_result *out);
 void tu_task_result_free(struct tu_task_result *r);
+/*
+ * tu_task_run for a task the controller fired inside a maintenance
+ * window that closes at window_end_ms (Unix ms; Task.window_end_ms).
+ */
+int tu_task_run_window(const char *bin, const char *config_path,
+    const char *module, const char *const *kv, int dry_run,
+    uint64_t window_end_ms, struct tu_task_result *out);
 
 /* "ok", "warn", "fail", "error", ... for a result status. */
 const char *tu_task_status(int status);
