@@ -60,6 +60,9 @@ echo "== controller ($url)"
 key=$(awk -F': ' '/^controller key:/ {print $2}' "$demo/init.out")
 token=$(awk -F': ' '/^enrollment token:/ {print $2}' "$demo/init.out")
 [ -n "$key" ] && [ -n "$token" ] || die "could not read the key and token from init"
+# The guide's routine, as code: every schedule of the example file.
+echo "schedules_file: $top/deploy/examples/schedules.yaml" \
+	>>"$demo/controller/controller.yaml"
 echo "controller key: $key"
 echo "enrollment token (3 uses): ${token:0:8}..."
 "$bin/vsm-controller" run --config "$demo/controller/controller.yaml" \
@@ -142,7 +145,7 @@ for spec in db-1:role=db db-2:role=db app-1:role=app; do
 	echo "== agent $name ($label, env=demo)"
 	"$bin/vsm-agent" init --dir "$demo/$name" --controller "$url" \
 		--controller-key "$key" --token "$token" --name "$name" \
-		--label "$label" --label env=demo >/dev/null
+		--label "$label" --label env=demo --label app=vitalstream >/dev/null
 	# What this host runs and may touch (docs/config.md).
 	mkdir -p "$demo/$name/logs"
 	now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -204,6 +207,19 @@ echo
 echo "== vsmctl run logs.clean --target all --param older_than=30d --dry-run --wait"
 ctl run logs.clean --target all --param older_than=30d --dry-run --wait
 echo
+echo "== vsmctl schedule list (deploy/examples/schedules.yaml)"
+ctl schedule list
+echo
+echo "== vsmctl schedule fire daily-health, then its run"
+ctl schedule fire daily-health
+for _ in $(seq 1 120); do
+	ctl --json schedule show daily-health 2>/dev/null |
+		jq -e '[.runs[]? | select(.job != null and .job != "")] | length > 0' \
+			>/dev/null 2>&1 && break
+	sleep 0.5
+done
+ctl schedule show daily-health
+echo
 echo "== vsmctl jobs"
 ctl jobs
 
@@ -214,6 +230,8 @@ The fleet is still running in $demo (logs: */log). Try:
   VSM_DIR=$demo/controller $bin/vsmctl run sys.memory --target env=demo --wait
   VSM_DIR=$demo/controller $bin/vsmctl run pg.vacuum --target role=db --param table=vital_signs --wait
   VSM_DIR=$demo/controller $bin/vsmctl run redis.delete_pattern --target name=db-1 --param pattern='cache:*' --wait
+  VSM_DIR=$demo/controller $bin/vsmctl schedule show daily-health   # its tasks start within the 2 min splay
+  VSM_DIR=$demo/controller $bin/vsmctl schedule next '0 2 * * 0' --tz Europe/Berlin
   VSM_DIR=$demo/controller $bin/vsmctl audit
 Stop it with:
   $0 stop $demo
