@@ -528,6 +528,30 @@ fail:
 	return (-1);
 }
 
+/*
+ * Every row of the parameterless read statement id, on the read
+ * connection under its lock: as sq_collect, into *out (the caller frees
+ * it with freev) and *n.
+ */
+static int
+sq_list_all(struct sq *s, enum sq_stmt id, size_t size, sq_row_fn *row,
+    sq_free_fn *freev, const char *what, void **out, size_t *n,
+    struct vsm_err *err)
+{
+	sqlite3_stmt *stmt;
+	int           ret = -1;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&s->r.lock);
+	if ((stmt = sq_prep(&s->r, id, err)) != NULL)
+		ret = sq_collect(&s->r, stmt, size, STORE_FANOUT_MAX, row, NULL,
+		    freev, what, out, n, err);
+	sq_done(stmt);
+	pthread_mutex_unlock(&s->r.lock);
+	return (ret);
+}
+
 /* For rows that own no memory. */
 static void
 sq_free_plain(void *v, size_t n)
@@ -1079,21 +1103,11 @@ static int
 sq_token_list(
     void *db, struct store_token **out, size_t *n, struct vsm_err *err)
 {
-	struct sq    *s = db;
-	sqlite3_stmt *stmt;
-	void         *v = NULL;
-	int           ret = -1;
+	void *v = NULL;
+	int   ret;
 
-	*out = NULL;
-	*n = 0;
-	pthread_mutex_lock(&s->r.lock);
-	if ((stmt = sq_prep(&s->r, S_TOKEN_LIST, err)) != NULL) {
-		ret = sq_collect(&s->r, stmt, sizeof(struct store_token),
-		    STORE_FANOUT_MAX, token_row_fn, NULL, sq_free_plain,
-		    "tokens", &v, n, err);
-	}
-	sq_done(stmt);
-	pthread_mutex_unlock(&s->r.lock);
+	ret = sq_list_all(db, S_TOKEN_LIST, sizeof(struct store_token),
+	    token_row_fn, sq_free_plain, "tokens", &v, n, err);
 	*out = v;
 	return (ret);
 }
@@ -1325,21 +1339,11 @@ hosts_free(void *v, size_t n)
 static int
 sq_host_list(void *db, struct store_host **out, size_t *n, struct vsm_err *err)
 {
-	struct sq    *s = db;
-	sqlite3_stmt *stmt;
-	void         *v = NULL;
-	int           ret = -1;
+	void *v = NULL;
+	int   ret;
 
-	*out = NULL;
-	*n = 0;
-	pthread_mutex_lock(&s->r.lock);
-	if ((stmt = sq_prep(&s->r, S_HOST_LIST, err)) != NULL) {
-		ret = sq_collect(&s->r, stmt, sizeof(struct store_host),
-		    STORE_FANOUT_MAX, host_row_fn, NULL, hosts_free, "hosts",
-		    &v, n, err);
-	}
-	sq_done(stmt);
-	pthread_mutex_unlock(&s->r.lock);
+	ret = sq_list_all(db, S_HOST_LIST, sizeof(struct store_host),
+	    host_row_fn, hosts_free, "hosts", &v, n, err);
 	*out = v;
 	return (ret);
 }
@@ -1366,21 +1370,11 @@ static int
 sq_host_targets(
     void *db, struct store_host **out, size_t *n, struct vsm_err *err)
 {
-	struct sq    *s = db;
-	sqlite3_stmt *stmt;
-	void         *v = NULL;
-	int           ret = -1;
+	void *v = NULL;
+	int   ret;
 
-	*out = NULL;
-	*n = 0;
-	pthread_mutex_lock(&s->r.lock);
-	if ((stmt = sq_prep(&s->r, S_HOST_TARGETS, err)) != NULL) {
-		ret = sq_collect(&s->r, stmt, sizeof(struct store_host),
-		    STORE_FANOUT_MAX, target_row_fn, NULL, hosts_free, "hosts",
-		    &v, n, err);
-	}
-	sq_done(stmt);
-	pthread_mutex_unlock(&s->r.lock);
+	ret = sq_list_all(db, S_HOST_TARGETS, sizeof(struct store_host),
+	    target_row_fn, hosts_free, "hosts", &v, n, err);
 	*out = v;
 	return (ret);
 }
@@ -2588,25 +2582,28 @@ sched_lookup(struct sq_conn *c, const char *name, struct store_schedule *out,
 	return (ret);
 }
 
-/* Bind a schedule's definition as ?3..?17 (S_SCHED_INSERT's order). */
+/*
+ * Bind a schedule's definition as ?at..?at+14, in the order of
+ * S_SCHED_INSERT (at 3) and S_SCHED_REDEFINE (at 2).
+ */
 static void
-sched_bind_def(sqlite3_stmt *stmt, const struct store_schedule *v)
+sched_bind_def(sqlite3_stmt *stmt, int at, const struct store_schedule *v)
 {
-	bind_text(stmt, 3, v->module);
-	bind_text(stmt, 4, v->params != NULL ? v->params : "{}");
-	bind_text(stmt, 5, v->target);
-	bind_text(stmt, 6, v->cron);
-	bind_text(stmt, 7, v->tz);
-	bind_text(stmt, 8, v->window);
-	bind_text(stmt, 9, store_window_policy_str(v->window_policy));
-	bind_text(stmt, 10, store_overlap_str(v->overlap));
-	sqlite3_bind_int(stmt, 11, v->max_parallel);
-	sqlite3_bind_int(stmt, 12, v->max_parallel_pct);
-	sqlite3_bind_int64(stmt, 13, v->splay_ms);
-	sqlite3_bind_int64(stmt, 14, v->timeout_ms);
-	sqlite3_bind_int64(stmt, 15, v->run_timeout_ms);
-	sqlite3_bind_int64(stmt, 16, v->starting_deadline_ms);
-	sqlite3_bind_int(stmt, 17, v->retries);
+	bind_text(stmt, at, v->module);
+	bind_text(stmt, at + 1, v->params != NULL ? v->params : "{}");
+	bind_text(stmt, at + 2, v->target);
+	bind_text(stmt, at + 3, v->cron);
+	bind_text(stmt, at + 4, v->tz);
+	bind_text(stmt, at + 5, v->window);
+	bind_text(stmt, at + 6, store_window_policy_str(v->window_policy));
+	bind_text(stmt, at + 7, store_overlap_str(v->overlap));
+	sqlite3_bind_int(stmt, at + 8, v->max_parallel);
+	sqlite3_bind_int(stmt, at + 9, v->max_parallel_pct);
+	sqlite3_bind_int64(stmt, at + 10, v->splay_ms);
+	sqlite3_bind_int64(stmt, at + 11, v->timeout_ms);
+	sqlite3_bind_int64(stmt, at + 12, v->run_timeout_ms);
+	sqlite3_bind_int64(stmt, at + 13, v->starting_deadline_ms);
+	sqlite3_bind_int(stmt, at + 14, v->retries);
 }
 
 /* Insert schedule v as source src inside the caller's transaction. */
@@ -2621,7 +2618,7 @@ sched_insert(struct sq *s, const struct store_schedule *v,
 		return (-1);
 	bind_text(stmt, 1, v->name);
 	bind_text(stmt, 2, store_sched_source_str(src));
-	sched_bind_def(stmt, v);
+	sched_bind_def(stmt, 3, v);
 	sqlite3_bind_int(stmt, 18, v->enabled != 0);
 	bind_text(stmt, 19, by);
 	sqlite3_bind_int64(stmt, 20, now);
@@ -2796,22 +2793,7 @@ sched_sync_one(struct sq *s, const struct store_actor *who,
 	if ((stmt = sq_prep(&s->w, S_SCHED_REDEFINE, err)) == NULL)
 		goto out;
 	bind_text(stmt, 1, v->name);
-	/* S_SCHED_REDEFINE numbers the definition one lower. */
-	bind_text(stmt, 2, v->module);
-	bind_text(stmt, 3, v->params != NULL ? v->params : "{}");
-	bind_text(stmt, 4, v->target);
-	bind_text(stmt, 5, v->cron);
-	bind_text(stmt, 6, v->tz);
-	bind_text(stmt, 7, v->window);
-	bind_text(stmt, 8, store_window_policy_str(v->window_policy));
-	bind_text(stmt, 9, store_overlap_str(v->overlap));
-	sqlite3_bind_int(stmt, 10, v->max_parallel);
-	sqlite3_bind_int(stmt, 11, v->max_parallel_pct);
-	sqlite3_bind_int64(stmt, 12, v->splay_ms);
-	sqlite3_bind_int64(stmt, 13, v->timeout_ms);
-	sqlite3_bind_int64(stmt, 14, v->run_timeout_ms);
-	sqlite3_bind_int64(stmt, 15, v->starting_deadline_ms);
-	sqlite3_bind_int(stmt, 16, v->retries);
+	sched_bind_def(stmt, 2, v);
 	sqlite3_bind_int(stmt, 17, enabled);
 	sqlite3_bind_int(stmt, 18, v->enabled != 0);
 	sqlite3_bind_int64(stmt, 19, now);
@@ -2938,20 +2920,11 @@ static int
 sq_sched_list(
     void *db, struct store_schedule **out, size_t *n, struct vsm_err *err)
 {
-	struct sq    *s = db;
-	sqlite3_stmt *stmt;
-	void         *v = NULL;
-	int           ret = -1;
+	void *v = NULL;
+	int   ret;
 
-	*out = NULL;
-	*n = 0;
-	pthread_mutex_lock(&s->r.lock);
-	if ((stmt = sq_prep(&s->r, S_SCHED_LIST, err)) != NULL)
-		ret = sq_collect(&s->r, stmt, sizeof(struct store_schedule),
-		    STORE_FANOUT_MAX, sched_row_fn, NULL, schedules_free,
-		    "schedules", &v, n, err);
-	sq_done(stmt);
-	pthread_mutex_unlock(&s->r.lock);
+	ret = sq_list_all(db, S_SCHED_LIST, sizeof(struct store_schedule),
+	    sched_row_fn, schedules_free, "schedules", &v, n, err);
 	*out = v;
 	return (ret);
 }

@@ -110,13 +110,6 @@ main(void)
 	    cmocka_unit_test(test_core_task_runs),
 	    cmocka_unit_test(test_family_binary_runs_its_modules),
 	};
-	int rc;
-
-	snprintf(dir, sizeof(dir), "/tmp/vsm-modcore-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return (1);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	if (rc == 0 && tu_rmtree(dir) == -1)
-		rc = 1;
-	return (rc);
+	return (tu_task_main("modcore", tests, sizeof(tests) / sizeof(tests[0]),
+	    dir, sizeof(dir)));
 }

@@ -84,19 +84,6 @@ url(const char *path)
 }
 
 static void
-expect_error(const char *cfg, const char *module, const char *const *kv,
-    const char *needle)
-{
-	struct tu_task_result r;
-
-	run(cfg, module, kv, &r);
-	assert_string_equal(tu_task_status(r.status), "error");
-	if (strstr(r.error, needle) == NULL)
-		fail_msg("error '%s' does not say '%s'", r.error, needle);
-	tu_task_result_free(&r);
-}
-
-static void
 test_http_json_value_ok(void **state)
 {
 	struct tu_task_result r;
@@ -174,11 +161,15 @@ test_http_json_pointer_escapes(void **state)
 	assert_int_equal(
 	    json_integer_value(json_object_get(r.json, "value")), 5);
 	tu_task_result_free(&r);
-	expect_error(cfg_main, "http.check", lead0, "no element '02'");
-	expect_error(cfg_main, "http.check", past, "no element '3'");
-	expect_error(cfg_main, "http.check", tilde, "'~' must be followed");
-	expect_error(cfg_main, "http.check", str, "a string, not a number");
-	expect_error(cfg_main, "http.check", html, "not JSON");
+	tu_task_expect_error(
+	    bin, cfg_main, "http.check", lead0, "no element '02'");
+	tu_task_expect_error(
+	    bin, cfg_main, "http.check", past, "no element '3'");
+	tu_task_expect_error(
+	    bin, cfg_main, "http.check", tilde, "'~' must be followed");
+	tu_task_expect_error(
+	    bin, cfg_main, "http.check", str, "a string, not a number");
+	tu_task_expect_error(bin, cfg_main, "http.check", html, "not JSON");
 	/* A large pick is described, not copied into the result. */
 	run(cfg_main, "http.check", whole, &r);
 	assert_string_equal(tu_task_status(r.status), "ok");
@@ -247,8 +238,10 @@ test_http_body_cap(void **state)
 
 	(void)state;
 	/* Announced by Content-Length, and found while reading. */
-	expect_error(cfg_main, "http.check", huge, "over max_body");
-	expect_error(cfg_main, "http.check", stream, "over max_body");
+	tu_task_expect_error(
+	    bin, cfg_main, "http.check", huge, "over max_body");
+	tu_task_expect_error(
+	    bin, cfg_main, "http.check", stream, "over max_body");
 	run(cfg_main, "http.check", fits, &r);
 	assert_string_equal(tu_task_status(r.status), "ok");
 	assert_int_equal(
@@ -275,7 +268,8 @@ test_http_redirects(void **state)
 	assert_int_equal(
 	    json_integer_value(json_object_get(r.json, "value")), 3);
 	tu_task_result_free(&r);
-	expect_error(cfg_main, "http.check", away, "redirect from");
+	tu_task_expect_error(
+	    bin, cfg_main, "http.check", away, "redirect from");
 	assert_int_equal(tu_http_hits(srv, "/secret"), 0);
 	run(cfg_main, "http.check", nofollow, &r);
 	assert_string_equal(tu_task_status(r.status), "ok");
@@ -305,26 +299,31 @@ test_http_refused_urls(void **state)
 	snprintf(up, sizeof(up), "http://127.0.0.1:%d/ok/../secret", port);
 	snprintf(bare, sizeof(bare), "http://127.0.0.1:%d@localhost:%d/secret",
 	    port, port);
-	expect_error(cfg_main, "http.check", outside,
+	tu_task_expect_error(bin, cfg_main, "http.check", outside,
 	    "not under any "
 	    "http.allow prefix");
-	expect_error(cfg_main, "http.check", file, "only http:// and https://");
-	expect_error(
-	    cfg_main, "http.check", gopher, "only http:// and https://");
+	tu_task_expect_error(
+	    bin, cfg_main, "http.check", file, "only http:// and https://");
+	tu_task_expect_error(
+	    bin, cfg_main, "http.check", gopher, "only http:// and https://");
 	/* Dot segments are resolved before the prefix is matched. */
-	expect_error(cfg_main, "http.check", dots, "/secret is not under");
+	tu_task_expect_error(
+	    bin, cfg_main, "http.check", dots, "/secret is not under");
 	/* Encoded dots could become a dot segment on the server. */
-	expect_error(cfg_main, "http.check", enc, "an encoded '.'");
+	tu_task_expect_error(
+	    bin, cfg_main, "http.check", enc, "an encoded '.'");
 	/* The prefix without a path still ends at the host and port. */
-	expect_error(cfg_bare, "http.check", user, "user name or password");
-	expect_error(cfg_none, "http.check", ok,
+	tu_task_expect_error(
+	    bin, cfg_bare, "http.check", user, "user name or password");
+	tu_task_expect_error(bin, cfg_none, "http.check", ok,
 	    "add the prefixes this host "
 	    "may reach to http.allow");
-	expect_error(cfg_main, "http.check", badnum,
+	tu_task_expect_error(bin, cfg_main, "http.check", badnum,
 	    "parameter 'warn_value': '3;rm' is not a number");
-	expect_error(
-	    cfg_main, "http.check", noptr, "'fail_value': needs json_pointer");
-	expect_error(cfg_main, "http.check", order, "parameter 'warn_ms'");
+	tu_task_expect_error(bin, cfg_main, "http.check", noptr,
+	    "'fail_value': needs json_pointer");
+	tu_task_expect_error(
+	    bin, cfg_main, "http.check", order, "parameter 'warn_ms'");
 	assert_int_equal(tu_http_hits(srv, "/secret"), 0);
 }
 
@@ -338,7 +337,8 @@ test_http_prefix_boundary(void **state)
 	    "fail_ms", "600000", NULL};
 
 	(void)state;
-	expect_error(cfg_path, "http.check", okay, "/okay is not under");
+	tu_task_expect_error(
+	    bin, cfg_path, "http.check", okay, "/okay is not under");
 	run(cfg_path, "http.check", ok, &r);
 	assert_string_equal(tu_task_status(r.status), "ok");
 	tu_task_result_free(&r);
@@ -561,16 +561,26 @@ test_cert_file_refused(void **state)
 	    "fail_days", "9", NULL};
 
 	(void)state;
-	expect_error(cfg_main, "cert.check", outside, "not under certs.dirs");
-	expect_error(cfg_main, "cert.check", link, "outside certs.dirs");
-	expect_error(cfg_main, "cert.check", dirlink, "outside certs.dirs");
-	expect_error(cfg_main, "cert.check", dots, "parameter 'file'");
-	expect_error(cfg_main, "cert.check", rel, "parameter 'file'");
-	expect_error(cfg_main, "cert.check", junk, "no PEM certificate found");
-	expect_error(cfg_main, "cert.check", broken, "does not parse");
-	expect_error(cfg_main, "cert.check", missing, "No such file");
-	expect_error(cfg_main, "cert.check", two, "either parameter 'file'");
-	expect_error(cfg_main, "cert.check", order, "parameter 'fail_days'");
+	tu_task_expect_error(
+	    bin, cfg_main, "cert.check", outside, "not under certs.dirs");
+	tu_task_expect_error(
+	    bin, cfg_main, "cert.check", link, "outside certs.dirs");
+	tu_task_expect_error(
+	    bin, cfg_main, "cert.check", dirlink, "outside certs.dirs");
+	tu_task_expect_error(
+	    bin, cfg_main, "cert.check", dots, "parameter 'file'");
+	tu_task_expect_error(
+	    bin, cfg_main, "cert.check", rel, "parameter 'file'");
+	tu_task_expect_error(
+	    bin, cfg_main, "cert.check", junk, "no PEM certificate found");
+	tu_task_expect_error(
+	    bin, cfg_main, "cert.check", broken, "does not parse");
+	tu_task_expect_error(
+	    bin, cfg_main, "cert.check", missing, "No such file");
+	tu_task_expect_error(
+	    bin, cfg_main, "cert.check", two, "either parameter 'file'");
+	tu_task_expect_error(
+	    bin, cfg_main, "cert.check", order, "parameter 'fail_days'");
 }
 
 static void
@@ -597,10 +607,13 @@ test_cert_remote(void **state)
 	assert_string_equal(
 	    json_string_value(json_object_get(c, "subject")), "CN=localhost");
 	tu_task_result_free(&r);
-	expect_error(cfg_tls, "cert.check", denied, "to http.allow");
-	expect_error(cfg_tls, "cert.check", evil, "parameter 'host'");
+	tu_task_expect_error(
+	    bin, cfg_tls, "cert.check", denied, "to http.allow");
+	tu_task_expect_error(
+	    bin, cfg_tls, "cert.check", evil, "parameter 'host'");
 	/* localhost is allowed only as 127.0.0.1 here. */
-	expect_error(cfg_tls, "cert.check", down, "is not allowed");
+	tu_task_expect_error(
+	    bin, cfg_tls, "cert.check", down, "is not allowed");
 }
 
 /* 1 when something accepts on 127.0.0.1:tls_port. */

@@ -26,37 +26,9 @@
 
 static char dir[PATH_MAX];
 
+#define P(...) tu_path(dir, __VA_ARGS__)
+
 /* DIR/rel, in a static ring so that a few can be used at once. */
-static const char *
-P(const char *fmt, ...)
-{
-	static char buf[8][PATH_MAX];
-	static int  k;
-	char        rel[PATH_MAX / 2];
-	va_list     ap;
-
-	va_start(ap, fmt);
-	vsnprintf(rel, sizeof(rel), fmt, ap);
-	va_end(ap);
-	k = (k + 1) % 8;
-	if ((size_t)snprintf(buf[k], sizeof(buf[k]), "%.*s/%s", PATH_MAX / 4,
-	        dir, rel) >= sizeof(buf[k]))
-		fail_msg("path too long");
-	return (buf[k]);
-}
-
-static void
-put(const char *path, const char *text, int mode)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_int_equal(fputs(text, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
-	if (mode != 0)
-		assert_int_equal(chmod(path, (mode_t)mode), 0);
-}
-
 static void
 age(const char *path, long seconds)
 {
@@ -91,15 +63,6 @@ stamp(long seconds)
 	return (buf[k]);
 }
 
-static int64_t
-jint(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	assert_non_null(v);
-	return ((int64_t)json_integer_value(v));
-}
-
 /* Run module with config cfg; the result in r. */
 static void
 run(const char *cfg, const char *module, const char *const *kv, int dry,
@@ -107,21 +70,6 @@ run(const char *cfg, const char *module, const char *const *kv, int dry,
 {
 	assert_int_equal(
 	    tu_task_run(VSM_TASK_PATH, cfg, module, kv, dry, r), 0);
-}
-
-/* The task ended error with a message holding needle. */
-static void
-expect_error(const char *cfg, const char *module, const char *const *kv,
-    const char *needle)
-{
-	struct tu_task_result r;
-
-	run(cfg, module, kv, 0, &r);
-	assert_string_equal(tu_task_status(r.status), "error");
-	assert_non_null(r.error);
-	if (strstr(r.error, needle) == NULL)
-		fail_msg("error '%s' lacks '%s'", r.error, needle);
-	tu_task_result_free(&r);
 }
 
 static void
@@ -147,12 +95,12 @@ scan_tree(void)
 	    "no timestamp, Fatal thing\n"
 	    "all fine\n",
 	    stamp(3 * 86400), stamp(600), stamp(500), stamp(400));
-	put(P("logs/app.log"), text, 0);
-	put(P("logs/old.log"), "error in a file nobody wrote lately\n", 0);
+	tu_put(P("logs/app.log"), text, 0);
+	tu_put(P("logs/old.log"), "error in a file nobody wrote lately\n", 0);
 	age(P("logs/old.log"), 3 * 86400);
-	put(P("logs/sub/deep.log"), "error one level down\n", 0);
-	put(P("logs/app.log.2.gz"), "error, compressed\n", 0);
-	put(P("outside/secret.log"), "error\nerror\nerror\n", 0);
+	tu_put(P("logs/sub/deep.log"), "error one level down\n", 0);
+	tu_put(P("logs/app.log.2.gz"), "error, compressed\n", 0);
+	tu_put(P("outside/secret.log"), "error\nerror\nerror\n", 0);
 	unlink(P("logs/link.log"));
 	assert_int_equal(
 	    symlink(P("outside/secret.log"), P("logs/link.log")), 0);
@@ -176,24 +124,24 @@ test_scan_counts_recent_matches(void **state)
 	assert_string_equal(tu_task_status(r.status), "warn");
 	assert_non_null(r.json);
 	/* error: disk, panic, Fatal; not the stale line, not old.log. */
-	assert_int_equal(jint(r.json, "matches"), 3);
-	assert_int_equal(jint(r.json, "files_scanned"), 1);
-	assert_int_equal(jint(r.json, "files_skipped_old"), 1);
-	assert_int_equal(jint(r.json, "lines_before_since"), 1);
-	assert_int_equal(jint(r.json, "files_skipped_compressed"), 1);
+	assert_int_equal(tu_jint(r.json, "matches"), 3);
+	assert_int_equal(tu_jint(r.json, "files_scanned"), 1);
+	assert_int_equal(tu_jint(r.json, "files_skipped_old"), 1);
+	assert_int_equal(tu_jint(r.json, "lines_before_since"), 1);
+	assert_int_equal(tu_jint(r.json, "files_skipped_compressed"), 1);
 	/* The symlink out was seen and not followed. */
-	assert_int_equal(jint(r.json, "symlinks_skipped"), 1);
+	assert_int_equal(tu_jint(r.json, "symlinks_skipped"), 1);
 	f = json_array_get(json_object_get(r.json, "files"), 0);
 	assert_non_null(f);
 	assert_int_equal(json_array_size(json_object_get(f, "samples")), 3);
 	tu_task_result_free(&r);
 
 	run(cfg, "logs.scan", cs, 0, &r);
-	assert_int_equal(jint(r.json, "matches"), 2); /* not "Fatal" */
+	assert_int_equal(tu_jint(r.json, "matches"), 2); /* not "Fatal" */
 	tu_task_result_free(&r);
 
 	run(cfg, "logs.scan", deep, 0, &r);
-	assert_int_equal(jint(r.json, "matches"), 4); /* + sub/deep.log */
+	assert_int_equal(tu_jint(r.json, "matches"), 4); /* + sub/deep.log */
 	tu_task_result_free(&r);
 }
 
@@ -208,29 +156,33 @@ test_scan_refuses_paths_out(void **state)
 	config(y, cfg);
 	{
 		const char *kv[] = {"path", P("outside/secret.log"), NULL};
-		expect_error(cfg, "logs.scan", kv, "not under");
+		tu_task_expect_error(
+		    VSM_TASK_PATH, cfg, "logs.scan", kv, "not under");
 	}
 	{ /* a symlink inside pointing out */
 		const char *kv[] = {"path", P("logs/link.log"), NULL};
-		expect_error(cfg, "logs.scan", kv, "not under");
+		tu_task_expect_error(
+		    VSM_TASK_PATH, cfg, "logs.scan", kv, "not under");
 	}
 	{ /* ".." is refused as a parameter */
 		snprintf(up, sizeof(up), "%s/../outside/secret.log", P("logs"));
 		const char *kv[] = {"path", up, NULL};
-		expect_error(cfg, "logs.scan", kv, "'path'");
+		tu_task_expect_error(
+		    VSM_TASK_PATH, cfg, "logs.scan", kv, "'path'");
 	}
 	{ /* a directory swapped for a symlink out */
 		unlink(P("logs/swapped"));
 		assert_int_equal(symlink(P("outside"), P("logs/swapped")), 0);
 		const char *kv[] = {"path", P("logs/swapped"), NULL};
-		expect_error(cfg, "logs.scan", kv, "not under");
+		tu_task_expect_error(
+		    VSM_TASK_PATH, cfg, "logs.scan", kv, "not under");
 		const char           *kv2[] = {"depth", "2", NULL};
 		struct tu_task_result r;
 		run(cfg, "logs.scan", kv2, 0, &r);
 		assert_string_equal(tu_task_status(r.status), "warn");
 		/* Neither link is followed: outside's 3 errors not seen. */
-		assert_int_equal(jint(r.json, "matches"), 4);
-		assert_int_equal(jint(r.json, "symlinks_skipped"), 2);
+		assert_int_equal(tu_jint(r.json, "matches"), 4);
+		assert_int_equal(tu_jint(r.json, "symlinks_skipped"), 2);
 		tu_task_result_free(&r);
 		unlink(P("logs/swapped"));
 	}
@@ -248,14 +200,17 @@ test_scan_refuses_bad_patterns(void **state)
 	scan_tree();
 	snprintf(y, sizeof(y), "logs:\n  dirs: [%s]\n", P("logs"));
 	config(y, cfg);
-	expect_error(cfg, "logs.scan", bad, "parameter 'pattern'");
-	expect_error(cfg, "logs.scan", backref, "back-references");
-	expect_error(cfg, "logs.scan", thr, "'warn'");
+	tu_task_expect_error(
+	    VSM_TASK_PATH, cfg, "logs.scan", bad, "parameter 'pattern'");
+	tu_task_expect_error(
+	    VSM_TASK_PATH, cfg, "logs.scan", backref, "back-references");
+	tu_task_expect_error(VSM_TASK_PATH, cfg, "logs.scan", thr, "'warn'");
 	memset(huge, 'a', sizeof(huge) - 1);
 	huge[sizeof(huge) - 1] = '\0';
 	{
 		const char *kv[] = {"pattern", huge, NULL};
-		expect_error(cfg, "logs.scan", kv, "'pattern'");
+		tu_task_expect_error(
+		    VSM_TASK_PATH, cfg, "logs.scan", kv, "'pattern'");
 	}
 }
 
@@ -284,9 +239,9 @@ test_scan_byte_cap_reads_the_tail(void **state)
 	k2[3] = P("big/big.log");
 	run(cfg, "logs.scan", k2, 0, &r);
 	assert_string_equal(tu_task_status(r.status), "warn");
-	assert_int_equal(jint(r.json, "matches"), 1);
+	assert_int_equal(tu_jint(r.json, "matches"), 1);
 	assert_true(json_is_true(json_object_get(r.json, "capped")));
-	assert_true(jint(r.json, "bytes_read") <= 4096);
+	assert_true(tu_jint(r.json, "bytes_read") <= 4096);
 	tu_task_result_free(&r);
 }
 
@@ -298,14 +253,15 @@ test_rotate_runs_logrotate(void **state)
 
 	(void)state;
 	mkdir(P("rot"), 0700);
-	put(P("rot/app.log"), "some lines\nto rotate\n", 0);
+	tu_put(P("rot/app.log"), "some lines\nto rotate\n", 0);
 	snprintf(conf, sizeof(conf),
 	    "%s {\n  rotate 2\n  size 1\n  missingok\n}\n", P("rot/app.log"));
-	put(P("rot.conf"), conf, 0644);
+	tu_put(P("rot.conf"), conf, 0644);
 
 	/* No allowlist entry: a clear error. */
 	config(NULL, cfg);
-	expect_error(cfg, "logs.rotate", NULL, "no command 'logrotate'");
+	tu_task_expect_error(
+	    VSM_TASK_PATH, cfg, "logs.rotate", NULL, "no command 'logrotate'");
 
 	snprintf(y, sizeof(y),
 	    "commands:\n  logrotate: [/usr/sbin/logrotate, -s, %s, %s]\n",
@@ -320,15 +276,15 @@ test_rotate_runs_logrotate(void **state)
 
 	run(cfg, "logs.rotate", NULL, 0, &r);
 	assert_string_equal(tu_task_status(r.status), "ok");
-	assert_int_equal(jint(r.json, "exit_code"), 0);
+	assert_int_equal(tu_jint(r.json, "exit_code"), 0);
 	assert_true(exists(P("rot/app.log.1")));
 	tu_task_result_free(&r);
 
 	/* A config logrotate rejects: exit 1, fail. */
-	put(P("rot.conf"), "rotate x\n", 0644);
+	tu_put(P("rot.conf"), "rotate x\n", 0644);
 	run(cfg, "logs.rotate", NULL, 0, &r);
 	assert_string_equal(tu_task_status(r.status), "fail");
-	assert_int_not_equal(jint(r.json, "exit_code"), 0);
+	assert_int_not_equal(tu_jint(r.json, "exit_code"), 0);
 	tu_task_result_free(&r);
 }
 
@@ -338,12 +294,12 @@ clean_tree(void)
 	mkdir(P("clean"), 0700);
 	mkdir(P("clean/sub"), 0700);
 	mkdir(P("keep"), 0700);
-	put(P("clean/old.log"), "0123456789", 0);
-	put(P("clean/old.txt"), "x", 0);
-	put(P("clean/new.log"), "x", 0);
-	put(P("clean/sub/older.log"), "01234", 0);
-	put(P("keep/precious.log"), "x", 0);
-	put(P("keep/other.log"), "x", 0);
+	tu_put(P("clean/old.log"), "0123456789", 0);
+	tu_put(P("clean/old.txt"), "x", 0);
+	tu_put(P("clean/new.log"), "x", 0);
+	tu_put(P("clean/sub/older.log"), "01234", 0);
+	tu_put(P("keep/precious.log"), "x", 0);
+	tu_put(P("keep/other.log"), "x", 0);
 	age(P("clean/old.log"), 40 * 86400);
 	age(P("clean/old.txt"), 40 * 86400);
 	age(P("clean/sub/older.log"), 50 * 86400);
@@ -368,7 +324,8 @@ test_clean_deletes_only_old_files_inside(void **state)
 	clean_tree();
 	/* No clean_dirs: refused, nothing touched. */
 	config(NULL, cfg);
-	expect_error(cfg, "logs.clean", NULL, "clean_dirs is empty");
+	tu_task_expect_error(
+	    VSM_TASK_PATH, cfg, "logs.clean", NULL, "clean_dirs is empty");
 	assert_true(exists(P("clean/old.log")));
 
 	snprintf(y, sizeof(y), "logs:\n  clean_dirs: [%s]\n", P("clean"));
@@ -376,8 +333,8 @@ test_clean_deletes_only_old_files_inside(void **state)
 	/* A dry run lists and deletes nothing. */
 	run(cfg, "logs.clean", kv, 1, &r);
 	assert_string_equal(tu_task_status(r.status), "ok");
-	assert_int_equal(jint(r.json, "files"), 2);
-	assert_int_equal(jint(r.json, "bytes"), 15);
+	assert_int_equal(tu_jint(r.json, "files"), 2);
+	assert_int_equal(tu_jint(r.json, "bytes"), 15);
 	assert_int_equal(
 	    json_array_size(json_object_get(r.json, "samples")), 2);
 	assert_true(exists(P("clean/old.log")));
@@ -386,9 +343,9 @@ test_clean_deletes_only_old_files_inside(void **state)
 
 	run(cfg, "logs.clean", kv, 0, &r);
 	assert_string_equal(tu_task_status(r.status), "ok");
-	assert_int_equal(jint(r.json, "files"), 2);
-	assert_int_equal(jint(r.json, "bytes"), 15);
-	assert_int_equal(jint(r.json, "symlinks_skipped"), 2);
+	assert_int_equal(tu_jint(r.json, "files"), 2);
+	assert_int_equal(tu_jint(r.json, "bytes"), 15);
+	assert_int_equal(tu_jint(r.json, "symlinks_skipped"), 2);
 	tu_task_result_free(&r);
 	assert_false(exists(P("clean/old.log")));
 	assert_false(exists(P("clean/sub/older.log")));
@@ -399,14 +356,14 @@ test_clean_deletes_only_old_files_inside(void **state)
 	assert_true(exists(P("keep/other.log")));
 
 	/* max_files caps a run. */
-	put(P("clean/a.old"), "x", 0);
-	put(P("clean/b.old"), "x", 0);
+	tu_put(P("clean/a.old"), "x", 0);
+	tu_put(P("clean/b.old"), "x", 0);
 	age(P("clean/a.old"), 40 * 86400);
 	age(P("clean/b.old"), 40 * 86400);
 	{
 		static const char *const one[] = {"max_files", "1", NULL};
 		run(cfg, "logs.clean", one, 0, &r);
-		assert_int_equal(jint(r.json, "files"), 1);
+		assert_int_equal(tu_jint(r.json, "files"), 1);
 		assert_true(json_is_true(json_object_get(r.json, "capped")));
 		tu_task_result_free(&r);
 		assert_int_equal(exists(P("clean/old.txt")) +
@@ -426,15 +383,18 @@ test_clean_refuses_paths_out(void **state)
 	clean_tree();
 	snprintf(y, sizeof(y), "logs:\n  clean_dirs: [%s]\n", P("clean"));
 	config(y, cfg);
-	expect_error(cfg, "logs.clean", young, "'older_than'");
-	expect_error(cfg, "logs.clean", slash, "'glob'");
+	tu_task_expect_error(
+	    VSM_TASK_PATH, cfg, "logs.clean", young, "'older_than'");
+	tu_task_expect_error(VSM_TASK_PATH, cfg, "logs.clean", slash, "'glob'");
 	{
 		const char *kv[] = {"path", P("keep"), NULL};
-		expect_error(cfg, "logs.clean", kv, "not under");
+		tu_task_expect_error(
+		    VSM_TASK_PATH, cfg, "logs.clean", kv, "not under");
 	}
 	{ /* the directory inside that is a symlink out */
 		const char *kv[] = {"path", P("clean/outdir"), NULL};
-		expect_error(cfg, "logs.clean", kv, "not under");
+		tu_task_expect_error(
+		    VSM_TASK_PATH, cfg, "logs.clean", kv, "not under");
 	}
 	assert_true(exists(P("keep/precious.log")));
 	assert_true(exists(P("keep/other.log")));
@@ -447,12 +407,13 @@ test_cert_renew_runs_certbot(void **state)
 	char                  cfg[PATH_MAX], y[PATH_MAX * 2];
 
 	(void)state;
-	put(P("certbot"),
+	tu_put(P("certbot"),
 	    "#!/bin/sh\necho \"certbot $*\"\ntouch \"$0.ran\"\n"
 	    "[ \"$1\" = renew ] || exit 1\n",
 	    0755);
 	config(NULL, cfg);
-	expect_error(cfg, "cert.renew", NULL, "no command 'certbot'");
+	tu_task_expect_error(
+	    VSM_TASK_PATH, cfg, "cert.renew", NULL, "no command 'certbot'");
 
 	snprintf(
 	    y, sizeof(y), "commands:\n  certbot: [%s, renew]\n", P("certbot"));
@@ -475,7 +436,7 @@ test_cert_renew_runs_certbot(void **state)
 	config(y, cfg);
 	run(cfg, "cert.renew", NULL, 0, &r);
 	assert_string_equal(tu_task_status(r.status), "fail");
-	assert_int_equal(jint(r.json, "exit_code"), 1);
+	assert_int_equal(tu_jint(r.json, "exit_code"), 1);
 	tu_task_result_free(&r);
 }
 
@@ -488,7 +449,7 @@ test_command_timeout(void **state)
 	time_t                t0 = time(NULL);
 
 	(void)state;
-	put(P("slow"), "#!/bin/sh\necho starting\nexec sleep 60\n", 0755);
+	tu_put(P("slow"), "#!/bin/sh\necho starting\nexec sleep 60\n", 0755);
 	snprintf(y, sizeof(y),
 	    "commands:\n  certbot:\n    argv: [%s, renew]\n    timeout: 1s\n",
 	    P("slow"));
@@ -516,13 +477,6 @@ main(void)
 	    cmocka_unit_test(test_cert_renew_runs_certbot),
 	    cmocka_unit_test(test_command_timeout),
 	};
-	int rc;
-
-	snprintf(dir, sizeof(dir), "/tmp/vsm-modlogs-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return (1);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	if (rc == 0 && tu_rmtree(dir) == -1)
-		rc = 1;
-	return (rc);
+	return (tu_task_main("modlogs", tests, sizeof(tests) / sizeof(tests[0]),
+	    dir, sizeof(dir)));
 }

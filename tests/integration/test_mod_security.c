@@ -25,39 +25,7 @@
 
 static char dir[PATH_MAX];
 
-static const char *
-P(const char *rel)
-{
-	static char buf[4][PATH_MAX];
-	static int  k;
-
-	k = (k + 1) % 4;
-	if ((size_t)snprintf(buf[k], sizeof(buf[k]), "%.*s/%s", PATH_MAX / 4,
-	        dir, rel) >= sizeof(buf[k]))
-		fail_msg("path too long");
-	return (buf[k]);
-}
-
-static void
-put(const char *path, const char *text, int mode)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-	if (mode != 0)
-		assert_int_equal(chmod(path, (mode_t)mode), 0);
-}
-
-static int64_t
-jint(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	assert_non_null(v);
-	return ((int64_t)json_integer_value(v));
-}
+#define P(...) tu_path(dir, __VA_ARGS__)
 
 static void
 config(const char *extra, char *cfg)
@@ -70,20 +38,6 @@ run(const char *cfg, const char *module, const char *const *kv,
     struct tu_task_result *r)
 {
 	assert_int_equal(tu_task_run(VSM_TASK_PATH, cfg, module, kv, 0, r), 0);
-}
-
-static void
-expect_error(const char *cfg, const char *module, const char *const *kv,
-    const char *needle)
-{
-	struct tu_task_result r;
-
-	run(cfg, module, kv, &r);
-	assert_string_equal(tu_task_status(r.status), "error");
-	assert_non_null(r.error);
-	if (strstr(r.error, needle) == NULL)
-		fail_msg("error '%s' lacks '%s'", r.error, needle);
-	tu_task_result_free(&r);
 }
 
 /* A syslog ("May  1 12:00:00") or ISO 8601 UTC stamp, seconds ago. */
@@ -187,24 +141,24 @@ test_failed_logins_per_source(void **state)
 	config(y, cfg);
 	run(cfg, "auth.failed_logins", kv, &r);
 	assert_string_equal(tu_task_status(r.status), "warn");
-	assert_int_equal(jint(r.json, "max_per_source"), 13);
-	assert_int_equal(jint(r.json, "sources"), 5);
+	assert_int_equal(tu_jint(r.json, "max_per_source"), 13);
+	assert_int_equal(tu_jint(r.json, "sources"), 5);
 	/* 12 + 1 + 7 + 1 + 1 + 1 */
-	assert_int_equal(jint(r.json, "events"), 23);
-	assert_int_equal(jint(r.json, "lines_before_since"), 6);
+	assert_int_equal(tu_jint(r.json, "events"), 23);
+	assert_int_equal(tu_jint(r.json, "lines_before_since"), 6);
 	top = json_object_get(r.json, "top");
 	assert_int_equal(json_array_size(top), 2);
 	first = json_array_get(top, 0);
 	assert_string_equal(
 	    json_string_value(json_object_get(first, "address")),
 	    "203.0.113.5");
-	assert_int_equal(jint(first, "failed"), 12);
-	assert_int_equal(jint(first, "invalid_user"), 1);
-	assert_int_equal(jint(first, "pam"), 0); /* sshd's own pam line */
+	assert_int_equal(tu_jint(first, "failed"), 12);
+	assert_int_equal(tu_jint(first, "invalid_user"), 1);
+	assert_int_equal(tu_jint(first, "pam"), 0); /* sshd's own pam line */
 	assert_string_equal(json_string_value(json_object_get(
 	                        json_array_get(top, 1), "address")),
 	    "198.51.100.7");
-	assert_int_equal(jint(json_array_get(top, 1), "total"), 7);
+	assert_int_equal(tu_jint(json_array_get(top, 1), "total"), 7);
 	tu_task_result_free(&r);
 
 	run(cfg, "auth.failed_logins", strict, &r);
@@ -224,10 +178,12 @@ test_failed_logins_per_source(void **state)
 	}
 	tu_task_result_free(&r);
 
-	expect_error(cfg, "auth.failed_logins", upside, "'warn'");
+	tu_task_expect_error(
+	    VSM_TASK_PATH, cfg, "auth.failed_logins", upside, "'warn'");
 	snprintf(y, sizeof(y), "logs:\n  auth_log: %s\n", P("no-such.log"));
 	config(y, cfg);
-	expect_error(cfg, "auth.failed_logins", NULL, "no-such.log");
+	tu_task_expect_error(
+	    VSM_TASK_PATH, cfg, "auth.failed_logins", NULL, "no-such.log");
 }
 
 static const char npm_report[] =
@@ -269,7 +225,7 @@ stand_in(const char *name, const char *report, int code)
 
 	snprintf(text, sizeof(text),
 	    "#!/bin/sh\ncat <<'EOF'\n%s\nEOF\nexit %d\n", report, code);
-	put(P(name), text, 0755);
+	tu_put(P("%s", name), text, 0755);
 }
 
 static json_t *
@@ -308,10 +264,10 @@ test_audit_counts_by_severity(void **state)
 
 	run(cfg, "security.audit", npm, &r);
 	assert_string_equal(tu_task_status(r.status), "fail");
-	assert_int_equal(jint(counts(&r), "critical"), 1);
-	assert_int_equal(jint(counts(&r), "high"), 1);
-	assert_int_equal(jint(counts(&r), "low"), 1);
-	assert_int_equal(jint(r.json, "total"), 3);
+	assert_int_equal(tu_jint(counts(&r), "critical"), 1);
+	assert_int_equal(tu_jint(counts(&r), "high"), 1);
+	assert_int_equal(tu_jint(counts(&r), "low"), 1);
+	assert_int_equal(tu_jint(r.json, "total"), 3);
 	assert_int_equal(
 	    json_array_size(json_object_get(r.json, "findings")), 2);
 	tu_task_result_free(&r);
@@ -319,8 +275,8 @@ test_audit_counts_by_severity(void **state)
 	/* CVSS 7.5 (high) and 2.5 (low), from the vectors. */
 	run(cfg, "security.audit", cargo, &r);
 	assert_string_equal(tu_task_status(r.status), "fail");
-	assert_int_equal(jint(counts(&r), "high"), 1);
-	assert_int_equal(jint(counts(&r), "low"), 1);
+	assert_int_equal(tu_jint(counts(&r), "high"), 1);
+	assert_int_equal(tu_jint(counts(&r), "low"), 1);
 	tu_task_result_free(&r);
 	run(cfg, "security.audit", cargo_crit, &r);
 	assert_string_equal(tu_task_status(r.status), "warn");
@@ -328,8 +284,8 @@ test_audit_counts_by_severity(void **state)
 
 	run(cfg, "security.audit", trivy, &r);
 	assert_string_equal(tu_task_status(r.status), "warn");
-	assert_int_equal(jint(counts(&r), "moderate"), 1);
-	assert_int_equal(jint(counts(&r), "low"), 1);
+	assert_int_equal(tu_jint(counts(&r), "moderate"), 1);
+	assert_int_equal(tu_jint(counts(&r), "low"), 1);
 	tu_task_result_free(&r);
 	run(cfg, "security.audit", trivy_med, &r);
 	assert_string_equal(tu_task_status(r.status), "fail");
@@ -340,7 +296,7 @@ test_audit_counts_by_severity(void **state)
 	    "{\"SchemaVersion\": 2, \"Results\": [{\"Target\": \"x\"}]}", 0);
 	run(cfg, "security.audit", trivy, &r);
 	assert_string_equal(tu_task_status(r.status), "ok");
-	assert_int_equal(jint(r.json, "total"), 0);
+	assert_int_equal(tu_jint(r.json, "total"), 0);
 	tu_task_result_free(&r);
 }
 
@@ -359,13 +315,18 @@ test_audit_refusals(void **state)
 	snprintf(y, sizeof(y), "commands:\n  npm-audit: [%s, audit, --json]\n",
 	    P("garbage"));
 	config(y, cfg);
-	expect_error(cfg, "security.audit", npm, "no npm-audit JSON");
-	expect_error(cfg, "security.audit", trivy, "no command 'trivy'");
-	expect_error(cfg, "security.audit", bogus, "'tool'");
-	expect_error(cfg, "security.audit", upside, "'warn_on'");
+	tu_task_expect_error(
+	    VSM_TASK_PATH, cfg, "security.audit", npm, "no npm-audit JSON");
+	tu_task_expect_error(
+	    VSM_TASK_PATH, cfg, "security.audit", trivy, "no command 'trivy'");
+	tu_task_expect_error(
+	    VSM_TASK_PATH, cfg, "security.audit", bogus, "'tool'");
+	tu_task_expect_error(
+	    VSM_TASK_PATH, cfg, "security.audit", upside, "'warn_on'");
 	/* JSON of another shape is not taken for a clean report. */
 	stand_in("garbage", "{\"ok\": true}", 0);
-	expect_error(cfg, "security.audit", npm, "no npm-audit JSON");
+	tu_task_expect_error(
+	    VSM_TASK_PATH, cfg, "security.audit", npm, "no npm-audit JSON");
 }
 
 int
@@ -376,13 +337,6 @@ main(void)
 	    cmocka_unit_test(test_audit_counts_by_severity),
 	    cmocka_unit_test(test_audit_refusals),
 	};
-	int rc;
-
-	snprintf(dir, sizeof(dir), "/tmp/vsm-modsec-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return (1);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	if (rc == 0 && tu_rmtree(dir) == -1)
-		rc = 1;
-	return (rc);
+	return (tu_task_main("modsec", tests, sizeof(tests) / sizeof(tests[0]),
+	    dir, sizeof(dir)));
 }

@@ -23,30 +23,7 @@
 
 static char dir[PATH_MAX];
 
-static const char *
-P(const char *rel)
-{
-	static char buf[4][PATH_MAX];
-	static int  k;
-
-	k = (k + 1) % 4;
-	if ((size_t)snprintf(buf[k], sizeof(buf[k]), "%.*s/%s", PATH_MAX / 4,
-	        dir, rel) >= sizeof(buf[k]))
-		fail_msg("path too long");
-	return (buf[k]);
-}
-
-static void
-put(const char *path, const char *text, int mode)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-	if (mode != 0)
-		assert_int_equal(chmod(path, (mode_t)mode), 0);
-}
+#define P(...) tu_path(dir, __VA_ARGS__)
 
 static void
 config(const char *extra, char *cfg)
@@ -59,19 +36,6 @@ run(const char *cfg, const char *const *kv, struct tu_task_result *r)
 {
 	assert_int_equal(
 	    tu_task_run(VSM_TASK_PATH, cfg, "sys.services", kv, 0, r), 0);
-}
-
-static void
-expect_error(const char *cfg, const char *const *kv, const char *needle)
-{
-	struct tu_task_result r;
-
-	run(cfg, kv, &r);
-	assert_string_equal(tu_task_status(r.status), "error");
-	assert_non_null(r.error);
-	if (strstr(r.error, needle) == NULL)
-		fail_msg("error '%s' lacks '%s'", r.error, needle);
-	tu_task_result_free(&r);
 }
 
 /* systemctl show: a unit whose name has "down" is inactive. */
@@ -135,8 +99,8 @@ test_services_units_and_compose(void **state)
 	json_t                  *u, *c;
 
 	(void)state;
-	put(P("systemctl"), systemctl_script, 0755);
-	put(P("compose"), compose_array, 0755);
+	tu_put(P("systemctl"), systemctl_script, 0755);
+	tu_put(P("compose"), compose_array, 0755);
 	write_config(cfg, "nginx.service, db-down.service");
 
 	run(cfg, NULL, &r);
@@ -176,11 +140,12 @@ test_services_units_and_compose(void **state)
 
 	/* A unit outside services.units is refused before anything runs. */
 	unlink(P("systemctl.args"));
-	expect_error(cfg, other, "'units'");
+	tu_task_expect_error(
+	    VSM_TASK_PATH, cfg, "sys.services", other, "'units'");
 	assert_int_equal(access(P("systemctl.args"), F_OK), -1);
 
 	/* Compose as one object a line: exited fails, starting warns. */
-	put(P("compose"), compose_lines, 0755);
+	tu_put(P("compose"), compose_lines, 0755);
 	write_config(cfg, "nginx.service");
 	run(cfg, NULL, &r);
 	assert_string_equal(tu_task_status(r.status), "fail");
@@ -194,14 +159,17 @@ test_services_units_and_compose(void **state)
 	tu_task_result_free(&r);
 
 	/* Not JSON: an error, not a clean bill. */
-	put(P("compose"), "#!/bin/sh\necho 'no such service'\n", 0755);
-	expect_error(cfg, NULL, "compose output");
+	tu_put(P("compose"), "#!/bin/sh\necho 'no such service'\n", 0755);
+	tu_task_expect_error(
+	    VSM_TASK_PATH, cfg, "sys.services", NULL, "compose output");
 	/* systemctl failing: an error. */
-	put(P("systemctl"), "#!/bin/sh\nexit 4\n", 0755);
-	expect_error(cfg, none, "exited 4");
+	tu_put(P("systemctl"), "#!/bin/sh\nexit 4\n", 0755);
+	tu_task_expect_error(
+	    VSM_TASK_PATH, cfg, "sys.services", none, "exited 4");
 	/* Nothing configured. */
 	config(NULL, cfg);
-	expect_error(cfg, NULL, "nothing to check");
+	tu_task_expect_error(
+	    VSM_TASK_PATH, cfg, "sys.services", NULL, "nothing to check");
 }
 
 int
@@ -210,13 +178,6 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_services_units_and_compose),
 	};
-	int rc;
-
-	snprintf(dir, sizeof(dir), "/tmp/vsm-modsvc-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return (1);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	if (rc == 0 && tu_rmtree(dir) == -1)
-		rc = 1;
-	return (rc);
+	return (tu_task_main("modsvc", tests, sizeof(tests) / sizeof(tests[0]),
+	    dir, sizeof(dir)));
 }

@@ -30,6 +30,7 @@
 #include "ctld.h"
 #include "log.h"
 #include "scheduler.h"
+#include "tu_store.h"
 
 /* 2026-01-02T00:00:00Z, a Friday. */
 #define FRI   INT64_C(1767312000000)
@@ -372,26 +373,6 @@ ctld_mono(void)
 	return (test_now);
 }
 
-static int64_t
-make_host(struct store *st, const char *name)
-{
-	struct vsm_err     err = {""};
-	struct store_key   k;
-	uint8_t            pub[STORE_PUBKEY_LEN];
-	int64_t            hid;
-	struct store_hello h = {.name = name, .labels = "{\"role\":\"db\"}"};
-
-	randombytes_buf(pub, sizeof(pub));
-	if (store_key_add(st, name, pub, NULL, FRI, &k, &err) != 0 ||
-	    store_key_set_state(
-	        st, &admin, k.id, STORE_KEY_ACCEPTED, FRI, &err) != 0)
-		fail_msg("make_host %s: %s", name, err.msg);
-	h.key_id = k.id;
-	if (store_host_hello(st, &h, FRI, &hid, &err) != 0)
-		fail_msg("hello %s: %s", name, err.msg);
-	return (hid);
-}
-
 static int
 setup(void **state)
 {
@@ -413,9 +394,9 @@ setup(void **state)
 		return (-1);
 	}
 	f->cd.sched = f->sc;
-	f->hosts[0] = make_host(f->cd.st, "db-1");
-	f->hosts[1] = make_host(f->cd.st, "db-2");
-	f->hosts[2] = make_host(f->cd.st, "db-3");
+	f->hosts[0] = tu_store_host(f->cd.st, "db-1", FRI);
+	f->hosts[1] = tu_store_host(f->cd.st, "db-2", FRI);
+	f->hosts[2] = tu_store_host(f->cd.st, "db-3", FRI);
 	*state = f;
 	return (0);
 }

@@ -21,57 +21,16 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "tu_store.h"
 
 #define NOW INT64_C(1700000000000)
 
 static const struct store_actor admin = {"alice", "admin"};
+
 static const struct store_actor sched = {"scheduler", "system"};
 
-struct fx {
-	char          dir[64];
-	char          path[128];
-	struct store *st;
-};
-
-static int
-setup(void **state)
-{
-	struct fx     *f;
-	struct vsm_err err = {""};
-
-	if ((f = calloc(1, sizeof(*f))) == NULL)
-		return (-1);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/vsm-schedstore-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return (-1);
-	snprintf(f->path, sizeof(f->path), "%s/store.db", f->dir);
-	if (store_open(f->path, &f->st, &err) == -1) {
-		fprintf(stderr, "store_open: %s\n", err.msg);
-		return (-1);
-	}
-	*state = f;
-	return (0);
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	char       p[160];
-
-	store_close(f->st);
-	unlink(f->path);
-	snprintf(p, sizeof(p), "%s-wal", f->path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", f->path);
-	unlink(p);
-	rmdir(f->dir);
-	free(f);
-	return (0);
-}
-
 static void
-reopen(struct fx *f)
+reopen(struct tu_store *f)
 {
 	struct vsm_err err = {""};
 
@@ -83,7 +42,7 @@ reopen(struct fx *f)
 
 /* SELECT count(*) ... on a connection of its own. */
 static int64_t
-raw_count(struct fx *f, const char *sql)
+raw_count(struct tu_store *f, const char *sql)
 {
 	sqlite3      *db = NULL;
 	sqlite3_stmt *stmt;
@@ -98,27 +57,6 @@ raw_count(struct fx *f, const char *sql)
 	sqlite3_finalize(stmt);
 	sqlite3_close(db);
 	return (v);
-}
-
-/* An enrolled, accepted, up host; returns its id. */
-static int64_t
-make_host(struct store *st, const char *name)
-{
-	struct vsm_err     err = {""};
-	struct store_key   k;
-	uint8_t            pub[STORE_PUBKEY_LEN];
-	int64_t            hid;
-	struct store_hello h = {.name = name, .labels = "{\"role\":\"db\"}"};
-
-	randombytes_buf(pub, sizeof(pub));
-	if (store_key_add(st, name, pub, NULL, NOW, &k, &err) != 0 ||
-	    store_key_set_state(
-	        st, &admin, k.id, STORE_KEY_ACCEPTED, NOW, &err) != 0)
-		fail_msg("make_host %s: %s", name, err.msg);
-	h.key_id = k.id;
-	if (store_host_hello(st, &h, NOW, &hid, &err) != 0)
-		fail_msg("hello %s: %s", name, err.msg);
-	return (hid);
 }
 
 static void
@@ -188,15 +126,15 @@ claim_many(struct store *st, const int64_t *h, size_t n, int64_t now,
 static void
 not_before_holds_a_task_back_on_both_paths(void **state)
 {
-	struct fx         *f = *state;
+	struct tu_store   *f = *state;
 	struct store_task *tv = NULL;
 	struct vsm_err     err = {""};
 	int64_t            h[2], nb[2];
 	char               job[STORE_ID_LEN + 1];
 	size_t             got[2], n = 0;
 
-	h[0] = make_host(f->st, "db-1");
-	h[1] = make_host(f->st, "db-2");
+	h[0] = tu_store_host(f->st, "db-1", NOW);
+	h[1] = tu_store_host(f->st, "db-2", NOW);
 	nb[0] = NOW + 10000;
 	nb[1] = NOW + 20000;
 	make_job(f->st, h, 2, 0, nb, job);
@@ -224,18 +162,18 @@ not_before_holds_a_task_back_on_both_paths(void **state)
 static void
 max_parallel_caps_a_job_in_flight_on_both_paths(void **state)
 {
-	struct fx     *f = *state;
-	struct vsm_err err = {""};
-	int64_t        h[5];
-	char           job[STORE_ID_LEN + 1], free_job[STORE_ID_LEN + 1];
-	char           ids[16][STORE_ID_LEN + 1];
-	size_t         got[5], i;
+	struct tu_store *f = *state;
+	struct vsm_err   err = {""};
+	int64_t          h[5];
+	char             job[STORE_ID_LEN + 1], free_job[STORE_ID_LEN + 1];
+	char             ids[16][STORE_ID_LEN + 1];
+	size_t           got[5], i;
 
 	for (i = 0; i < 5; i++) {
 		char name[16];
 
 		snprintf(name, sizeof(name), "db-%zu", i);
-		h[i] = make_host(f->st, name);
+		h[i] = tu_store_host(f->st, name, NOW);
 	}
 	make_job(f->st, h, 5, 2, NULL, job);
 	/* Five hosts claim in one batch: two get the job's tasks. */
@@ -265,15 +203,15 @@ max_parallel_caps_a_job_in_flight_on_both_paths(void **state)
 static void
 wake_hosts_names_the_hosts_a_claim_would_now_serve(void **state)
 {
-	struct fx     *f = *state;
-	struct vsm_err err = {""};
-	int64_t        h[3], nb[3], *ids = NULL;
-	char           job[STORE_ID_LEN + 1];
-	size_t         n = 0;
+	struct tu_store *f = *state;
+	struct vsm_err   err = {""};
+	int64_t          h[3], nb[3], *ids = NULL;
+	char             job[STORE_ID_LEN + 1];
+	size_t           n = 0;
 
-	h[0] = make_host(f->st, "a");
-	h[1] = make_host(f->st, "b");
-	h[2] = make_host(f->st, "c");
+	h[0] = tu_store_host(f->st, "a", NOW);
+	h[1] = tu_store_host(f->st, "b", NOW);
+	h[2] = tu_store_host(f->st, "c", NOW);
 	nb[0] = NOW + 1000;
 	nb[1] = NOW + 5000;
 	nb[2] = 0;
@@ -333,7 +271,7 @@ sched_fill(struct store_schedule *s, const char *name)
 static void
 schedule_add_get_list_remove(void **state)
 {
-	struct fx            *f = *state;
+	struct tu_store      *f = *state;
 	struct vsm_err        err = {""};
 	struct store_schedule s, got, *v = NULL;
 	size_t                n = 0;
@@ -386,7 +324,7 @@ schedule_add_get_list_remove(void **state)
 static void
 runs_are_unique_per_due_instant_and_made_with_their_job(void **state)
 {
-	struct fx              *f = *state;
+	struct tu_store        *f = *state;
 	struct vsm_err          err = {""};
 	struct store_schedule   s, got;
 	struct store_sched_step st;
@@ -397,8 +335,8 @@ runs_are_unique_per_due_instant_and_made_with_their_job(void **state)
 	char                    job[STORE_ID_LEN + 1], job2[STORE_ID_LEN + 1];
 	size_t                  n = 0;
 
-	h[0] = make_host(f->st, "db-1");
-	h[1] = make_host(f->st, "db-2");
+	h[0] = tu_store_host(f->st, "db-1", NOW);
+	h[1] = tu_store_host(f->st, "db-2", NOW);
 	sched_fill(&s, "ping");
 	assert_int_equal(store_sched_add(f->st, &admin, &s, NOW, &err), 0);
 	memset(&spec, 0, sizeof(spec));
@@ -469,12 +407,12 @@ runs_are_unique_per_due_instant_and_made_with_their_job(void **state)
 static void
 a_pending_run_is_decided_once(void **state)
 {
-	struct fx              *f = *state;
+	struct tu_store        *f = *state;
 	struct vsm_err          err = {""};
 	struct store_schedule   s, got;
 	struct store_sched_step st;
 	struct store_job_spec   spec;
-	int64_t                 h = make_host(f->st, "db-1");
+	int64_t                 h = tu_store_host(f->st, "db-1", NOW);
 	char                    job[STORE_ID_LEN + 1];
 
 	sched_fill(&s, "w");
@@ -523,7 +461,7 @@ a_pending_run_is_decided_once(void **state)
 static void
 config_sync_adds_updates_removes_and_keeps_overrides(void **state)
 {
-	struct fx            *f = *state;
+	struct tu_store      *f = *state;
 	struct vsm_err        err = {""};
 	struct store_schedule v[2], got, api;
 	size_t                changed;
@@ -588,23 +526,24 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
-	        not_before_holds_a_task_back_on_both_paths, setup, teardown),
+	        not_before_holds_a_task_back_on_both_paths, tu_store_setup,
+	        tu_store_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        max_parallel_caps_a_job_in_flight_on_both_paths, setup,
-	        teardown),
+	        max_parallel_caps_a_job_in_flight_on_both_paths, tu_store_setup,
+	        tu_store_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        wake_hosts_names_the_hosts_a_claim_would_now_serve, setup,
-	        teardown),
+	        wake_hosts_names_the_hosts_a_claim_would_now_serve,
+	        tu_store_setup, tu_store_teardown),
+	    cmocka_unit_test_setup_teardown(schedule_add_get_list_remove,
+	        tu_store_setup, tu_store_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        schedule_add_get_list_remove, setup, teardown),
+	        runs_are_unique_per_due_instant_and_made_with_their_job,
+	        tu_store_setup, tu_store_teardown),
+	    cmocka_unit_test_setup_teardown(a_pending_run_is_decided_once,
+	        tu_store_setup, tu_store_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        runs_are_unique_per_due_instant_and_made_with_their_job, setup,
-	        teardown),
-	    cmocka_unit_test_setup_teardown(
-	        a_pending_run_is_decided_once, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        config_sync_adds_updates_removes_and_keeps_overrides, setup,
-	        teardown),
+	        config_sync_adds_updates_removes_and_keeps_overrides,
+	        tu_store_setup, tu_store_teardown),
 	};
 
 	if (sodium_init() < 0)

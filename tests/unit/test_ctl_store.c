@@ -19,62 +19,14 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "tu_store.h"
 
 #define NOW INT64_C(1700000000000)
 
 static const struct store_actor admin = {"alice", "admin"};
 
-struct fx {
-	char          dir[64];
-	char          path[128];
-	struct store *st;
-};
-
 static void
-fx_path(struct fx *f, char *buf, size_t cap, const char *suffix)
-{
-	snprintf(buf, cap, "%s%s", f->path, suffix);
-}
-
-static int
-setup(void **state)
-{
-	struct fx     *f;
-	struct vsm_err err = {""};
-
-	if ((f = calloc(1, sizeof(*f))) == NULL)
-		return (-1);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/vsm-store-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return (-1);
-	snprintf(f->path, sizeof(f->path), "%s/store.db", f->dir);
-	if (store_open(f->path, &f->st, &err) == -1) {
-		fprintf(stderr, "store_open: %s\n", err.msg);
-		return (-1);
-	}
-	*state = f;
-	return (0);
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	char       p[160];
-
-	store_close(f->st);
-	unlink(f->path);
-	fx_path(f, p, sizeof(p), "-wal");
-	unlink(p);
-	fx_path(f, p, sizeof(p), "-shm");
-	unlink(p);
-	rmdir(f->dir);
-	free(f);
-	return (0);
-}
-
-static void
-reopen(struct fx *f)
+reopen(struct tu_store *f)
 {
 	struct vsm_err err = {""};
 
@@ -85,7 +37,7 @@ reopen(struct fx *f)
 }
 
 static sqlite3 *
-raw_open(struct fx *f)
+raw_open(struct tu_store *f)
 {
 	sqlite3 *db = NULL;
 
@@ -106,30 +58,6 @@ raw_int(sqlite3 *db, const char *sql)
 	v = sqlite3_column_int64(stmt, 0);
 	sqlite3_finalize(stmt);
 	return (v);
-}
-
-/* An enrolled, accepted host with a fresh key; returns its host id. */
-static int64_t
-make_host(struct store *st, const char *name)
-{
-	struct vsm_err     err = {""};
-	struct store_key   k;
-	uint8_t            pub[STORE_PUBKEY_LEN];
-	int64_t            hid;
-	struct store_hello h = {.name = name,
-	    .labels = "{\"role\":\"db\"}",
-	    .agent_version = "0.1.0",
-	    .capabilities = "{\"modules\":[\"pg.vacuum\"],\"commands\":[]}"};
-
-	randombytes_buf(pub, sizeof(pub));
-	if (store_key_add(st, name, pub, NULL, NOW, &k, &err) != 0 ||
-	    store_key_set_state(
-	        st, &admin, k.id, STORE_KEY_ACCEPTED, NOW, &err) != 0)
-		fail_msg("make_host %s: %s", name, err.msg);
-	h.key_id = k.id;
-	if (store_host_hello(st, &h, NOW, &hid, &err) != 0)
-		fail_msg("hello %s: %s", name, err.msg);
-	return (hid);
 }
 
 static void
@@ -154,11 +82,11 @@ make_job(
 static void
 fresh_store_migrates_to_latest(void **state)
 {
-	struct fx     *f = *state;
-	struct vsm_err err = {""};
-	sqlite3       *db;
-	int            cur, latest;
-	sqlite3_stmt  *stmt;
+	struct tu_store *f = *state;
+	struct vsm_err   err = {""};
+	sqlite3         *db;
+	int              cur, latest;
+	sqlite3_stmt    *stmt;
 
 	assert_string_equal(store_backend_name(f->st), "sqlite");
 	assert_int_equal(store_schema_version(f->st, &cur, &latest, &err), 0);
@@ -179,10 +107,10 @@ fresh_store_migrates_to_latest(void **state)
 static void
 reopen_is_idempotent(void **state)
 {
-	struct fx     *f = *state;
-	struct vsm_err err = {""};
-	sqlite3       *db;
-	int            cur, latest;
+	struct tu_store *f = *state;
+	struct vsm_err   err = {""};
+	sqlite3         *db;
+	int              cur, latest;
 
 	reopen(f);
 	reopen(f);
@@ -197,10 +125,10 @@ reopen_is_idempotent(void **state)
 static void
 future_schema_is_refused(void **state)
 {
-	struct fx     *f = *state;
-	struct vsm_err err = {""};
-	struct store  *st2 = (struct store *)1;
-	sqlite3       *db;
+	struct tu_store *f = *state;
+	struct vsm_err   err = {""};
+	struct store    *st2 = (struct store *)1;
+	sqlite3         *db;
 
 	store_close(f->st);
 	f->st = NULL;
@@ -226,10 +154,10 @@ future_schema_is_refused(void **state)
 static void
 uri_schemes_pick_the_backend(void **state)
 {
-	struct fx     *f = *state;
-	struct vsm_err err = {""};
-	struct store  *st2 = NULL;
-	char           uri[200];
+	struct tu_store *f = *state;
+	struct vsm_err   err = {""};
+	struct store    *st2 = NULL;
+	char             uri[200];
 
 	assert_int_equal(store_open("postgresql://db/vsm", &st2, &err), -1);
 	assert_non_null(strstr(err.msg, "not built yet"));
@@ -246,14 +174,14 @@ uri_schemes_pick_the_backend(void **state)
 static void
 token_hash_stored_not_plaintext(void **state)
 {
-	struct fx     *f = *state;
-	struct vsm_err err = {""};
-	char           tok[STORE_TOKEN_LEN + 1];
-	uint8_t        want[STORE_HASH_LEN];
-	int64_t        id, rid;
-	sqlite3       *db;
-	sqlite3_stmt  *stmt;
-	int            i;
+	struct tu_store *f = *state;
+	struct vsm_err   err = {""};
+	char             tok[STORE_TOKEN_LEN + 1];
+	uint8_t          want[STORE_HASH_LEN];
+	int64_t          id, rid;
+	sqlite3         *db;
+	sqlite3_stmt    *stmt;
+	int              i;
 
 	assert_int_equal(
 	    store_token_create(f->st, &admin, 0, 3600000, NOW, tok, &id, &err),
@@ -296,7 +224,7 @@ token_hash_stored_not_plaintext(void **state)
 static void
 token_expired_exhausted_revoked_refused(void **state)
 {
-	struct fx          *f = *state;
+	struct tu_store    *f = *state;
 	struct vsm_err      err = {""};
 	char                tok[STORE_TOKEN_LEN + 1], tok2[STORE_TOKEN_LEN + 1];
 	int64_t             id, id2;
@@ -342,7 +270,7 @@ token_expired_exhausted_revoked_refused(void **state)
 static void
 key_states_and_duplicate_names(void **state)
 {
-	struct fx       *f = *state;
+	struct tu_store *f = *state;
 	struct vsm_err   err = {""};
 	uint8_t          k1[32], k2[32], k3[32];
 	struct store_key a, b, c, *kl;
@@ -412,7 +340,7 @@ key_states_and_duplicate_names(void **state)
 static void
 host_hello_needs_accepted_key(void **state)
 {
-	struct fx             *f = *state;
+	struct tu_store       *f = *state;
 	struct vsm_err         err = {""};
 	uint8_t                k[32];
 	struct store_key       key;
@@ -467,7 +395,7 @@ host_hello_needs_accepted_key(void **state)
 static void
 job_fans_out_in_one_transaction(void **state)
 {
-	struct fx            *f = *state;
+	struct tu_store      *f = *state;
 	struct vsm_err        err = {""};
 	int64_t               hosts[4];
 	char                  jid[STORE_ID_LEN + 1], bad[STORE_ID_LEN + 1];
@@ -480,9 +408,9 @@ job_fans_out_in_one_transaction(void **state)
 	    .hosts = hosts,
 	    .nhosts = 4};
 
-	hosts[0] = make_host(f->st, "db-1");
-	hosts[1] = make_host(f->st, "db-2");
-	hosts[2] = make_host(f->st, "db-3");
+	hosts[0] = tu_store_host(f->st, "db-1", NOW);
+	hosts[1] = tu_store_host(f->st, "db-2", NOW);
+	hosts[2] = tu_store_host(f->st, "db-3", NOW);
 	make_job(f->st, hosts, 3, jid);
 	assert_int_equal(store_job_get(f->st, jid, &job, &err), 0);
 	assert_int_equal(job.ntasks, 3);
@@ -523,16 +451,16 @@ job_fans_out_in_one_transaction(void **state)
 static void
 task_next_many_claims_per_host_in_one_go(void **state)
 {
-	struct fx         *f = *state;
+	struct tu_store   *f = *state;
 	struct vsm_err     err = {""};
 	int64_t            h[3];
 	char               j[3][STORE_ID_LEN + 1];
 	struct store_claim cv[3];
 	int                i;
 
-	h[0] = make_host(f->st, "db-1");
-	h[1] = make_host(f->st, "db-2");
-	h[2] = make_host(f->st, "app-1");
+	h[0] = tu_store_host(f->st, "db-1", NOW);
+	h[1] = tu_store_host(f->st, "db-2", NOW);
+	h[2] = tu_store_host(f->st, "app-1", NOW);
 	for (i = 0; i < 3; i++)
 		make_job(f->st, h, 2, j[i]); /* 3 tasks each on db-1, db-2 */
 	memset(cv, 0, sizeof(cv));
@@ -567,7 +495,7 @@ task_next_many_claims_per_host_in_one_go(void **state)
 static void
 task_next_respects_limit_and_states(void **state)
 {
-	struct fx         *f = *state;
+	struct tu_store   *f = *state;
 	struct vsm_err     err = {""};
 	int64_t            h;
 	char               j[3][STORE_ID_LEN + 1];
@@ -575,7 +503,7 @@ task_next_respects_limit_and_states(void **state)
 	size_t             n, ns, rq, to, nc, total = 0;
 	int                i;
 
-	h = make_host(f->st, "db-1");
+	h = tu_store_host(f->st, "db-1", NOW);
 	for (i = 0; i < 3; i++)
 		make_job(f->st, &h, 1, j[i]);
 	assert_int_equal(
@@ -642,14 +570,14 @@ task_next_respects_limit_and_states(void **state)
 static void
 host_down_loses_started_tasks(void **state)
 {
-	struct fx         *f = *state;
+	struct tu_store   *f = *state;
 	struct vsm_err     err = {""};
 	int64_t            h;
 	char               j[2][STORE_ID_LEN + 1], id[STORE_ID_LEN + 1];
 	struct store_task *tl, t;
 	size_t             n, k, other = 0;
 
-	h = make_host(f->st, "db-1");
+	h = tu_store_host(f->st, "db-1", NOW);
 	make_job(f->st, &h, 1, j[0]);
 	make_job(f->st, &h, 1, j[1]);
 	assert_int_equal(
@@ -691,7 +619,7 @@ host_down_loses_started_tasks(void **state)
 static void
 event_append_is_idempotent(void **state)
 {
-	struct fx         *f = *state;
+	struct tu_store   *f = *state;
 	struct vsm_err     err = {""};
 	int64_t            h, h2;
 	char               jid[STORE_ID_LEN + 1];
@@ -699,8 +627,8 @@ event_append_is_idempotent(void **state)
 	struct store_event ev, *el;
 	size_t             n, ne;
 
-	h = make_host(f->st, "db-1");
-	h2 = make_host(f->st, "db-2");
+	h = tu_store_host(f->st, "db-1", NOW);
+	h2 = tu_store_host(f->st, "db-2", NOW);
 	make_job(f->st, &h, 1, jid);
 	assert_int_equal(
 	    store_task_next(f->st, h, 4, 4, NOW, &tl, &n, &err), 0);
@@ -802,7 +730,7 @@ cbs_wait(struct cbs *c, int n)
 static void
 writer_callback_runs_after_commit(void **state)
 {
-	struct fx               *f = *state;
+	struct tu_store         *f = *state;
 	struct vsm_err           err = {""};
 	struct store_writer_conf conf = {.batch_max = 8, .batch_ms = 20};
 	struct cbs               c = {.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -815,7 +743,7 @@ writer_callback_runs_after_commit(void **state)
 	int64_t                  h;
 	int                      i;
 
-	h = make_host(f->st, "db-1");
+	h = tu_store_host(f->st, "db-1", NOW);
 	make_job(f->st, &h, 1, jid);
 	assert_int_equal(
 	    store_task_next(f->st, h, 1, 1, NOW, &tl, &n, &err), 0);
@@ -876,7 +804,7 @@ writer_callback_runs_after_commit(void **state)
 static void
 writer_full_queue_refuses(void **state)
 {
-	struct fx               *f = *state;
+	struct tu_store         *f = *state;
 	struct vsm_err           err = {""};
 	struct store_writer_conf conf = {.batch_max = 1, .queue_max = 2};
 	struct cbs               c = {.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -885,7 +813,7 @@ writer_full_queue_refuses(void **state)
 	sqlite3                 *db;
 	int                      i, accepted = 0, refused = 0;
 
-	hb.host_id = make_host(f->st, "db-1");
+	hb.host_id = tu_store_host(f->st, "db-1", NOW);
 	assert_int_equal(store_writer_start(f->st, &conf, &err), 0);
 	/* Another connection holds the write lock: the writer stalls. */
 	db = raw_open(f);
@@ -919,7 +847,7 @@ writer_full_queue_refuses(void **state)
 static void
 audit_append_and_list(void **state)
 {
-	struct fx          *f = *state;
+	struct tu_store    *f = *state;
 	struct vsm_err      err = {""};
 	struct store_audit *al;
 	struct store_actor  bob = {"bob", "operator"};
@@ -958,7 +886,7 @@ audit_append_and_list(void **state)
 static void
 store_survives_close_and_reopen(void **state)
 {
-	struct fx             *f = *state;
+	struct tu_store       *f = *state;
 	struct vsm_err         err = {""};
 	char                   jid[STORE_ID_LEN + 1], tok[STORE_TOKEN_LEN + 1];
 	struct store_task     *tl;
@@ -972,7 +900,7 @@ store_survives_close_and_reopen(void **state)
 	int64_t                h, tid, aid;
 	size_t                 n, ne;
 
-	h = make_host(f->st, "db-1");
+	h = tu_store_host(f->st, "db-1", NOW);
 	make_job(f->st, &h, 1, jid);
 	assert_int_equal(
 	    store_token_create(f->st, &admin, 3, 60000, NOW, tok, &tid, &err),
@@ -1047,40 +975,42 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(fresh_store_migrates_to_latest,
+	        tu_store_setup, tu_store_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        fresh_store_migrates_to_latest, setup, teardown),
+	        reopen_is_idempotent, tu_store_setup, tu_store_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        reopen_is_idempotent, setup, teardown),
+	        future_schema_is_refused, tu_store_setup, tu_store_teardown),
+	    cmocka_unit_test_setup_teardown(uri_schemes_pick_the_backend,
+	        tu_store_setup, tu_store_teardown),
+	    cmocka_unit_test_setup_teardown(token_hash_stored_not_plaintext,
+	        tu_store_setup, tu_store_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        future_schema_is_refused, setup, teardown),
+	        token_expired_exhausted_revoked_refused, tu_store_setup,
+	        tu_store_teardown),
+	    cmocka_unit_test_setup_teardown(key_states_and_duplicate_names,
+	        tu_store_setup, tu_store_teardown),
+	    cmocka_unit_test_setup_teardown(host_hello_needs_accepted_key,
+	        tu_store_setup, tu_store_teardown),
+	    cmocka_unit_test_setup_teardown(job_fans_out_in_one_transaction,
+	        tu_store_setup, tu_store_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        uri_schemes_pick_the_backend, setup, teardown),
+	        task_next_many_claims_per_host_in_one_go, tu_store_setup,
+	        tu_store_teardown),
+	    cmocka_unit_test_setup_teardown(task_next_respects_limit_and_states,
+	        tu_store_setup, tu_store_teardown),
+	    cmocka_unit_test_setup_teardown(host_down_loses_started_tasks,
+	        tu_store_setup, tu_store_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        token_hash_stored_not_plaintext, setup, teardown),
+	        event_append_is_idempotent, tu_store_setup, tu_store_teardown),
+	    cmocka_unit_test_setup_teardown(writer_callback_runs_after_commit,
+	        tu_store_setup, tu_store_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        token_expired_exhausted_revoked_refused, setup, teardown),
+	        writer_full_queue_refuses, tu_store_setup, tu_store_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        key_states_and_duplicate_names, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        host_hello_needs_accepted_key, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        job_fans_out_in_one_transaction, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        task_next_many_claims_per_host_in_one_go, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        task_next_respects_limit_and_states, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        host_down_loses_started_tasks, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        event_append_is_idempotent, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        writer_callback_runs_after_commit, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        writer_full_queue_refuses, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        audit_append_and_list, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        store_survives_close_and_reopen, setup, teardown),
+	        audit_append_and_list, tu_store_setup, tu_store_teardown),
+	    cmocka_unit_test_setup_teardown(store_survives_close_and_reopen,
+	        tu_store_setup, tu_store_teardown),
 	};
 
 	if (sodium_init() == -1)

@@ -12,6 +12,7 @@
 #include <mongoc/mongoc.h>
 
 #include "err.h"
+#include "params.h"
 
 #define MONGO_SELECT_MS 5000 /* serverSelectionTimeoutMS unless set */
 
@@ -48,6 +49,14 @@ int mongo_command(mongoc_client_t *client, const char *db, const bson_t *cmd,
 int mongo_check_database(const char *param, const char *s, struct vsm_err *err);
 int mongo_check_collection(
     const char *param, const char *s, struct vsm_err *err);
+/*
+ * The parameters of the modules that act on one collection (mongo.compact,
+ * mongo.reindex): database and collection, both required, and their
+ * validate, which checks both names before any connection is made.
+ */
+extern const struct param_spec mongo_collection_params[];
+int                            mongo_collection_validate(
+                               struct task_ctx *ctx, const struct task_params *p, struct vsm_err *err);
 
 /*
  * mongo_result.c: the essentials of a serverStatus reply as a new JSON

@@ -9,36 +9,6 @@
 #include "module.h"
 #include "mongo.h"
 
-static const struct param_spec mongo_compact_params[] = {
-    {.name = "database",
-        .type = PARAM_STRING,
-        .required = 1,
-        .min = 1,
-        .max = 63,
-        .help = "database holding the collection"},
-    {.name = "collection",
-        .type = PARAM_STRING,
-        .required = 1,
-        .min = 1,
-        .max = 120,
-        .help = "collection to compact"},
-    {.name = NULL},
-};
-
-/* Both names checked before any connection is made. */
-static int
-mongo_compact_validate(
-    struct task_ctx *ctx, const struct task_params *p, struct vsm_err *err)
-{
-	(void)ctx;
-	if (mongo_check_database("database", params_str(p, "database"), err) ==
-	        -1 ||
-	    mongo_check_collection(
-	        "collection", params_str(p, "collection"), err) == -1)
-		return (-1);
-	return (0);
-}
-
 /* A JSON integer for the number named key in doc, or JSON null. */
 static json_t *
 mongo_compact_num(const bson_t *doc, const char *key)
@@ -127,7 +97,7 @@ out:
 
 const struct task_module mod_mongo_compact = {
     .name = "mongo.compact",
-    .params = mongo_compact_params,
-    .validate = mongo_compact_validate,
+    .params = mongo_collection_params,
+    .validate = mongo_collection_validate,
     .run = mongo_compact_run,
 };

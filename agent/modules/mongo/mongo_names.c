@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "module.h"
 #include "mongo.h"
 
 /* 1 when every byte of s is a letter, a digit, '_', '-' or one of extra. */
@@ -47,5 +48,34 @@ mongo_check_collection(const char *param, const char *s, struct vsm_err *err)
 		    "parameter '%s': system collections are not maintained "
 		    "here",
 		    param));
+	return (0);
+}
+
+const struct param_spec mongo_collection_params[] = {
+    {.name = "database",
+        .type = PARAM_STRING,
+        .required = 1,
+        .min = 1,
+        .max = 63,
+        .help = "database holding the collection"},
+    {.name = "collection",
+        .type = PARAM_STRING,
+        .required = 1,
+        .min = 1,
+        .max = 120,
+        .help = "the collection"},
+    {.name = NULL},
+};
+
+int
+mongo_collection_validate(
+    struct task_ctx *ctx, const struct task_params *p, struct vsm_err *err)
+{
+	(void)ctx;
+	if (mongo_check_database("database", params_str(p, "database"), err) ==
+	        -1 ||
+	    mongo_check_collection(
+	        "collection", params_str(p, "collection"), err) == -1)
+		return (-1);
 	return (0);
 }

@@ -14,35 +14,6 @@
 
 #define MONGO_COMMAND_NOT_FOUND 59
 
-static const struct param_spec mongo_reindex_params[] = {
-    {.name = "database",
-        .type = PARAM_STRING,
-        .required = 1,
-        .min = 1,
-        .max = 63,
-        .help = "database holding the collection"},
-    {.name = "collection",
-        .type = PARAM_STRING,
-        .required = 1,
-        .min = 1,
-        .max = 120,
-        .help = "collection whose indexes are rebuilt"},
-    {.name = NULL},
-};
-
-static int
-mongo_reindex_validate(
-    struct task_ctx *ctx, const struct task_params *p, struct vsm_err *err)
-{
-	(void)ctx;
-	if (mongo_check_database("database", params_str(p, "database"), err) ==
-	        -1 ||
-	    mongo_check_collection(
-	        "collection", params_str(p, "collection"), err) == -1)
-		return (-1);
-	return (0);
-}
-
 /*
  * The type of the server writes go to ("Standalone", "RSPrimary",
  * "Mongos", ...: libmongoc's names) into type. 0, or -1 with err set.
@@ -168,7 +139,7 @@ out:
 
 const struct task_module mod_mongo_reindex = {
     .name = "mongo.reindex",
-    .params = mongo_reindex_params,
-    .validate = mongo_reindex_validate,
+    .params = mongo_collection_params,
+    .validate = mongo_collection_validate,
     .run = mongo_reindex_run,
 };

@@ -59,4 +59,27 @@ const char *tu_task_status(int status);
 const char *tu_task_bin(
     const char *dir, const char *name, char *buf, size_t len);
 
+/*
+ * tu_task_assert.c: cmocka helpers (they fail the running test).
+ */
+struct CMUnitTest;
+
+/* DIR/FMT..., from a ring of 8 buffers: a few can be used at once. */
+const char *tu_path(const char *dir, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Write text to path, then chmod it to mode unless mode is 0. */
+void tu_put(const char *path, const char *text, int mode);
+/* The integer at key of o; the test fails when there is none. */
+int64_t tu_jint(json_t *o, const char *key);
+/* Run module on bin: it must end error with a message holding needle. */
+void tu_task_expect_error(const char *bin, const char *cfg, const char *module,
+    const char *const *kv, const char *needle);
+/*
+ * Make dir a new /tmp/vsm-NAME-XXXXXX, run the n tests as group name and
+ * remove dir when they all passed (kept for a look when one failed).
+ * The group's status, 1 when the directory cannot be made.
+ */
+int tu_task_main(const char *name, const struct CMUnitTest *tests, size_t n,
+    char *dir, size_t len);
+
 #endif /* VSM_TU_TASK_H */
