@@ -381,55 +381,94 @@ read_param(
 }
 
 /* params: { NAME: {pattern: ERE | enum: [...], ...}, ... } in argv order. */
+/*
+ * Read a mapping of named entries (NAME: value) into a new array *arr of
+ * elements of `size` bytes, *n of them: at most max, each name checked by
+ * check and unique. Each element gets a strdup of its name at name_off
+ * (a char *), then one() reads the value with the key path pushed. what
+ * names an entry in messages ("command"); expect says what the mapping
+ * should be. 0, or -1 with the error set (what was read stays in *arr for
+ * the config's free).
+ */
 static int
-read_params(struct vsm_cfg_ctx *ctx, yaml_node_t *node, void *base)
+read_named(struct vsm_cfg_ctx *ctx, yaml_node_t *node, size_t max, size_t size,
+    size_t name_off, vsm_cfg_check_fn *check, const char *what,
+    const char *expect, void **arr, size_t *n,
+    int (*one)(struct vsm_cfg_ctx *, yaml_node_t *, yaml_node_t *, void *))
 {
-	struct vsm_command       *cmd = base;
-	struct vsm_command_param *p;
-	yaml_node_pair_t         *pair;
-	yaml_node_t              *k, *v;
-	struct vsm_err            e;
-	const char               *name;
-	size_t                    count, i, mark;
+	yaml_node_pair_t *pair;
+	yaml_node_t      *k, *v;
+	struct vsm_err    e;
+	const char       *name;
+	char              scalar[64], **np;
+	size_t            count, i, mark;
 
 	if (vsm_cfg_is_null(node))
 		return (0);
 	if (node->type != YAML_MAPPING_NODE)
-		return (vsm_cfg_error(ctx, node,
-		    "expected a mapping of NAME: {pattern: REGEX} or NAME: "
-		    "{enum: [...]}"));
+		return (vsm_cfg_error(ctx, node, "expected %s", expect));
 	count = (size_t)(node->data.mapping.pairs.top -
 	    node->data.mapping.pairs.start);
-	if (count > VSM_CFG_CMD_PARAMS_MAX)
-		return (vsm_cfg_error(ctx, node, "more than %d parameters",
-		    VSM_CFG_CMD_PARAMS_MAX));
+	if (count > max)
+		return (
+		    vsm_cfg_error(ctx, node, "more than %zu %ss", max, what));
 	if (count == 0)
 		return (0);
-	if ((cmd->params = calloc(count, sizeof(*cmd->params))) == NULL)
+	if ((*arr = calloc(count, size)) == NULL)
 		return (vsm_cfg_error(ctx, node, "out of memory"));
+	snprintf(scalar, sizeof(scalar), "a %s name", what);
 	for (pair = node->data.mapping.pairs.start;
 	     pair < node->data.mapping.pairs.top; pair++) {
 		k = yaml_document_get_node(ctx->doc, pair->key);
 		v = yaml_document_get_node(ctx->doc, pair->value);
 		if (k == NULL || v == NULL)
 			return (vsm_cfg_error(ctx, node, "broken document"));
-		if ((name = vsm_cfg_scalar(ctx, k, "a parameter name")) == NULL)
+		if ((name = vsm_cfg_scalar(ctx, k, scalar)) == NULL)
 			return (-1);
-		if (check_param_name(name, &e) == -1)
+		if (check(name, &e) == -1)
 			return (vsm_cfg_error(ctx, k, "%s", e.msg));
-		for (i = 0; i < cmd->nparams; i++)
-			if (strcmp(cmd->params[i].name, name) == 0)
+		for (i = 0; i < *n; i++) {
+			np = (char **)(void *)((char *)*arr + i * size +
+			    name_off);
+			if (strcmp(*np, name) == 0)
 				return (vsm_cfg_error(
-				    ctx, k, "duplicate parameter '%s'", name));
-		p = &cmd->params[cmd->nparams++];
-		if ((p->name = strdup(name)) == NULL)
+				    ctx, k, "duplicate %s '%s'", what, name));
+		}
+		np = (char **)(void *)((char *)*arr + *n * size + name_off);
+		if ((*np = strdup(name)) == NULL)
 			return (vsm_cfg_error(ctx, k, "out of memory"));
+		(*n)++;
 		mark = vsm_cfg_push(ctx, name);
-		if (read_param(ctx, v, p) == -1)
+		if (one(ctx, k, v, (char *)*arr + (*n - 1) * size) == -1)
 			return (-1);
 		vsm_cfg_pop(ctx, mark);
 	}
 	return (0);
+}
+
+static int
+read_param_one(
+    struct vsm_cfg_ctx *ctx, yaml_node_t *k, yaml_node_t *v, void *elem)
+{
+	(void)k;
+	return (read_param(ctx, v, elem));
+}
+
+static int
+read_params(struct vsm_cfg_ctx *ctx, yaml_node_t *node, void *base)
+{
+	struct vsm_command *cmd = base;
+	void               *arr = NULL;
+	int                 rc;
+
+	rc = read_named(ctx, node, VSM_CFG_CMD_PARAMS_MAX,
+	    sizeof(struct vsm_command_param),
+	    offsetof(struct vsm_command_param, name), check_param_name,
+	    "parameter",
+	    "a mapping of NAME: {pattern: REGEX} or NAME: {enum: [...]}", &arr,
+	    &cmd->nparams, read_param_one);
+	cmd->params = arr;
+	return (rc);
 }
 
 /* ok_codes: [0, 1]: the exit codes that mean ok, 0-255, each once. */
@@ -519,64 +558,40 @@ command_bytes(const struct vsm_command *cmd)
  * ok_codes: [...] }
  */
 static int
+read_command_one(
+    struct vsm_cfg_ctx *ctx, yaml_node_t *k, yaml_node_t *v, void *elem)
+{
+	struct vsm_command *cmd = elem;
+
+	if (v->type == YAML_SEQUENCE_NODE) {
+		if (read_argv(ctx, v, cmd) == -1)
+			return (-1);
+	} else if (v->type == YAML_MAPPING_NODE) {
+		if (vsm_cfg_map(ctx, v, command_fields, cmd) == -1)
+			return (-1);
+	} else
+		return (vsm_cfg_error(
+		    ctx, v, "expected an argv list or a mapping with argv"));
+	if (command_bytes(cmd) > VSM_CFG_COMMAND_BYTES)
+		return (vsm_cfg_error(ctx, k,
+		    "argv and params take %zu bytes, more than %d",
+		    command_bytes(cmd), VSM_CFG_COMMAND_BYTES));
+	return (0);
+}
+
+static int
 read_commands(struct vsm_cfg_ctx *ctx, yaml_node_t *node, void *base)
 {
 	struct vsm_agent_config *cfg = base;
-	struct vsm_command      *cmd;
-	yaml_node_pair_t        *pair;
-	yaml_node_t             *k, *v;
-	struct vsm_err           e;
-	const char              *name;
-	size_t                   count, i, mark;
+	void                    *arr = NULL;
+	int                      rc;
 
-	if (vsm_cfg_is_null(node))
-		return (0);
-	if (node->type != YAML_MAPPING_NODE)
-		return (vsm_cfg_error(
-		    ctx, node, "expected a mapping of NAME: [ARGV...]"));
-	count = (size_t)(node->data.mapping.pairs.top -
-	    node->data.mapping.pairs.start);
-	if (count > VSM_CFG_COMMANDS_MAX)
-		return (vsm_cfg_error(
-		    ctx, node, "more than %d commands", VSM_CFG_COMMANDS_MAX));
-	if (count == 0)
-		return (0);
-	if ((cfg->commands = calloc(count, sizeof(*cfg->commands))) == NULL)
-		return (vsm_cfg_error(ctx, node, "out of memory"));
-	for (pair = node->data.mapping.pairs.start;
-	     pair < node->data.mapping.pairs.top; pair++) {
-		k = yaml_document_get_node(ctx->doc, pair->key);
-		v = yaml_document_get_node(ctx->doc, pair->value);
-		if (k == NULL || v == NULL)
-			return (vsm_cfg_error(ctx, node, "broken document"));
-		if ((name = vsm_cfg_scalar(ctx, k, "a command name")) == NULL)
-			return (-1);
-		if (vsm_cfg_check_name(name, &e) == -1)
-			return (vsm_cfg_error(ctx, k, "%s", e.msg));
-		for (i = 0; i < cfg->ncommands; i++)
-			if (strcmp(cfg->commands[i].name, name) == 0)
-				return (vsm_cfg_error(
-				    ctx, k, "duplicate command '%s'", name));
-		cmd = &cfg->commands[cfg->ncommands++];
-		if ((cmd->name = strdup(name)) == NULL)
-			return (vsm_cfg_error(ctx, k, "out of memory"));
-		mark = vsm_cfg_push(ctx, name);
-		if (v->type == YAML_SEQUENCE_NODE) {
-			if (read_argv(ctx, v, cmd) == -1)
-				return (-1);
-		} else if (v->type == YAML_MAPPING_NODE) {
-			if (vsm_cfg_map(ctx, v, command_fields, cmd) == -1)
-				return (-1);
-		} else
-			return (vsm_cfg_error(ctx, v,
-			    "expected an argv list or a mapping with argv"));
-		if (command_bytes(cmd) > VSM_CFG_COMMAND_BYTES)
-			return (vsm_cfg_error(ctx, k,
-			    "argv and params take %zu bytes, more than %d",
-			    command_bytes(cmd), VSM_CFG_COMMAND_BYTES));
-		vsm_cfg_pop(ctx, mark);
-	}
-	return (0);
+	rc = read_named(ctx, node, VSM_CFG_COMMANDS_MAX,
+	    sizeof(struct vsm_command), offsetof(struct vsm_command, name),
+	    vsm_cfg_check_name, "command", "a mapping of NAME: [ARGV...]", &arr,
+	    &cfg->ncommands, read_command_one);
+	cfg->commands = arr;
+	return (rc);
 }
 
 static const struct vsm_cfg_field spool_fields[] = {
