@@ -145,9 +145,10 @@ bp_run(char *const argv[], const char *log)
 int
 bp_tmpdir(const char *what, char *buf, size_t len, struct vsm_err *err)
 {
-	if ((size_t)snprintf(buf, len, "/tmp/vsm-bench-%s-XXXXXX", what) >=
-	        len ||
-	    mkdtemp(buf) == NULL)
+	char tag[24];
+
+	snprintf(tag, sizeof(tag), "bench-%s", what);
+	if (tu_mkdtemp(buf, len, tag) == -1)
 		return (vsm_err_set(err, "mkdtemp: %s", strerror(errno)));
 	return (0);
 }

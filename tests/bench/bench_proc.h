@@ -139,7 +139,7 @@ void bp_cpu_model(char *buf, size_t len);
 /* Monotonic and wall clocks, ms. */
 uint64_t bp_mono_ms(void);
 int64_t  bp_wall_ms(void);
-/* A fresh directory /tmp/vsm-bench-WHAT-XXXXXX into buf. 0 or -1. */
+/* A fresh directory /tmp/vsm-bench-WHAT-<random> into buf. 0 or -1. */
 int bp_tmpdir(const char *what, char *buf, size_t len, struct vsm_err *err);
 /*
  * rm -rf dir (a directory bp_tmpdir made), unless VSM_BENCH_KEEP is set

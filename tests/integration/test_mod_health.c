@@ -229,8 +229,7 @@ setup(void **state)
 {
 	(void)state;
 	snprintf(bin, sizeof(bin), "%s/vsm-task-health", VSM_TASK_DIR);
-	snprintf(dir, sizeof(dir), "/tmp/vsm-modhealth-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (tu_mkdtemp(dir, sizeof(dir), "modhealth") == -1)
 		return (-1);
 	if (tu_pg_start(&pg, NULL) == -1) {
 		fprintf(stderr,

@@ -754,13 +754,7 @@ main(void)
 	    cmocka_unit_test(test_cert_file_refused),
 	    cmocka_unit_test(test_cert_remote),
 	};
-	int rc;
-
-	snprintf(dir, sizeof(dir), "/tmp/vsm-modhttp-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return (1);
-	rc = cmocka_run_group_tests(tests, setup, teardown);
-	if (rc == 0 && tu_rmtree(dir) == -1)
-		rc = 1;
-	return (rc);
+	return (
+	    tu_task_main_fx("modhttp", tests, sizeof(tests) / sizeof(tests[0]),
+	        setup, teardown, dir, sizeof(dir)));
 }

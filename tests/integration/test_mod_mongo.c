@@ -278,8 +278,7 @@ main(void)
 	int  rc;
 
 	real_uri = getenv("VSM_TEST_MONGO_URI");
-	snprintf(dir, sizeof(dir), "/tmp/vsm-modmongo-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (tu_mkdtemp(dir, sizeof(dir), "modmongo") == -1)
 		return (1);
 	tu_task_bin(VSM_TASK_DIR, "vsm-task-mongo", bin, sizeof(bin));
 	snprintf(sub, sizeof(sub), "%s/down", dir);

@@ -173,8 +173,7 @@ setup(void **state)
 	        "CREATE INDEX \"" ODD_INDEX "\" ON \"" ODD_TABLE "\" (id);",
 	        NULL, 0) != 0)
 		return (-1);
-	snprintf(dir, sizeof(dir), "/tmp/vsm-modpg-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (tu_mkdtemp(dir, sizeof(dir), "modpg") == -1)
 		return (-1);
 	tu_pg_conninfo(&pg, DB, conninfo, sizeof(conninfo));
 	snprintf(

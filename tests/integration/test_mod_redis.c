@@ -909,14 +909,8 @@ main(void)
 	    cmocka_unit_test(test_redis_hostile_replies),
 	    cmocka_unit_test(test_redis_hostile_scan),
 	};
-	int rc;
-
 	tu_task_bin(VSM_TASK_DIR, "vsm-task-redis", bin, sizeof(bin));
-	snprintf(dir, sizeof(dir), "/tmp/vsm-modredis-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return (1);
-	rc = cmocka_run_group_tests(tests, setup, teardown);
-	if (rc == 0 && tu_rmtree(dir) == -1)
-		rc = 1;
-	return (rc);
+	return (
+	    tu_task_main_fx("modredis", tests, sizeof(tests) / sizeof(tests[0]),
+	        setup, teardown, dir, sizeof(dir)));
 }

@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <spawn.h>
@@ -239,4 +240,14 @@ int
 tu_rmtree(const char *dir)
 {
 	return (nftw(dir, tu_rm_cb, 16, FTW_DEPTH | FTW_PHYS));
+}
+
+int
+tu_mkdtemp(char *dir, size_t len, const char *tag)
+{
+	if ((size_t)snprintf(dir, len, "/tmp/vsm-%.16s-XXXXXX", tag) >= len) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	return (mkdtemp(dir) == NULL ? -1 : 0);
 }

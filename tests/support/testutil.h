@@ -26,6 +26,11 @@ pid_t tu_spawn_logged(char *const argv[], const char *log);
 /* Run argv to its end, output appended to log; its exit code or -1. */
 int tu_run_wait(char *const argv[], const char *log);
 
+/*
+ * Make a new private directory /tmp/vsm-TAG-<random> into dir (len
+ * bytes, the tag cut to 16 characters). 0, or -1 with errno set.
+ */
+int tu_mkdtemp(char *dir, size_t len, const char *tag);
 /* Remove dir and everything under it (symlinks not followed). 0 or -1. */
 int tu_rmtree(const char *dir);
 

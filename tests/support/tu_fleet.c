@@ -321,8 +321,7 @@ tu_fleet_init(struct tu_fleet *fl, const char *prefix)
 	fl->task_test_path = tp;
 	fl->ob = ob;
 	assert_non_null(fl->ob);
-	snprintf(fl->dir, sizeof(fl->dir), "/tmp/vsm-%.16s-XXXXXX", prefix);
-	assert_non_null(mkdtemp(fl->dir));
+	assert_int_equal(tu_mkdtemp(fl->dir, sizeof(fl->dir), prefix), 0);
 	snprintf(fl->cdir, sizeof(fl->cdir), "%s/controller", fl->dir);
 	snprintf(fl->ccfg, sizeof(fl->ccfg), "%s/controller.yaml", fl->cdir);
 	snprintf(fl->clog, sizeof(fl->clog), "%s/controller.log", fl->dir);

@@ -64,8 +64,8 @@ void     tu_nap_ms(int ms);
 void tu_file_replace(const char *path, const char *from, const char *to);
 
 /*
- * A directory (/tmp/vsm-PREFIX-XXXXXX), a controller initialised in it
- * with a 1 s heartbeat, running and answering. The paths and `ob` (a
+ * A directory (tu_mkdtemp: /tmp/vsm-PREFIX-<random>), a controller initialised
+ * in it with a 1 s heartbeat, running and answering. The paths and `ob` (a
  * struct tu_out, large: keep it static) must be set; the rest is reset.
  */
 void tu_fleet_init(struct tu_fleet *fl, const char *prefix);

@@ -226,8 +226,7 @@ tu_pg_start(struct tu_pg *pg, const char *conf)
 		    "deploy/install-deps.sh\n");
 		return (-1);
 	}
-	snprintf(pg->dir, sizeof(pg->dir), "/tmp/vsm-pg-XXXXXX");
-	if (mkdtemp(pg->dir) == NULL) {
+	if (tu_mkdtemp(pg->dir, sizeof(pg->dir), "pg") == -1) {
 		perror("tu_pg: mkdtemp");
 		return (-1);
 	}

@@ -363,8 +363,7 @@ tu_redis_start(struct tu_redis *r, const struct tu_redis_opts *opts)
 		    TU_REDIS_SERVER);
 		return (-1);
 	}
-	snprintf(r->dir, sizeof(r->dir), "/tmp/vsm-redis-XXXXXX");
-	if (mkdtemp(r->dir) == NULL) {
+	if (tu_mkdtemp(r->dir, sizeof(r->dir), "redis") == -1) {
 		perror("tu_redis: mkdtemp");
 		return (-1);
 	}

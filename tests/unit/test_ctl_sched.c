@@ -30,6 +30,7 @@
 #include "ctld.h"
 #include "log.h"
 #include "scheduler.h"
+#include "testutil.h"
 #include "tu_store.h"
 
 /* 2026-01-02T00:00:00Z, a Friday. */
@@ -381,8 +382,7 @@ setup(void **state)
 
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return (-1);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/vsm-sched-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (tu_mkdtemp(f->dir, sizeof(f->dir), "sched") == -1)
 		return (-1);
 	snprintf(f->path, sizeof(f->path), "%s/store.db", f->dir);
 	f->cfg.agent_concurrency = 2;

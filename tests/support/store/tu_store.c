@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "testutil.h"
 #include "tu_store.h"
 
 int
@@ -18,8 +19,7 @@ tu_store_open(struct tu_store *f, const char *tag)
 {
 	struct vsm_err err = {""};
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/vsm-%.16s-XXXXXX", tag);
-	if (mkdtemp(f->dir) == NULL)
+	if (tu_mkdtemp(f->dir, sizeof(f->dir), tag) == -1)
 		return (-1);
 	snprintf(f->path, sizeof(f->path), "%s/store.db", f->dir);
 	if (store_open(f->path, &f->st, &err) == -1) {

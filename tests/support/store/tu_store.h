@@ -23,7 +23,7 @@ struct tu_store {
  */
 int tu_store_setup(void **state);
 int tu_store_teardown(void **state);
-/* Make /tmp/vsm-TAG-XXXXXX and open a new store in it. 0 or -1. */
+/* Make a directory (tu_mkdtemp) and open a new store in it. 0 or -1. */
 int tu_store_open(struct tu_store *f, const char *tag);
 /* Close the store and remove its files and directory. */
 void tu_store_close(struct tu_store *f);

@@ -75,11 +75,15 @@ int64_t tu_jint(json_t *o, const char *key);
 void tu_task_expect_error(const char *bin, const char *cfg, const char *module,
     const char *const *kv, const char *needle);
 /*
- * Make dir a new /tmp/vsm-NAME-XXXXXX, run the n tests as group name and
+ * Make dir a new directory (tu_mkdtemp), run the n tests as group name and
  * remove dir when they all passed (kept for a look when one failed).
  * The group's status, 1 when the directory cannot be made.
  */
 int tu_task_main(const char *name, const struct CMUnitTest *tests, size_t n,
     char *dir, size_t len);
+/* The same with the group's setup and teardown (cmocka fixtures). */
+typedef int (*tu_fixture_fn)(void **);
+int tu_task_main_fx(const char *name, const struct CMUnitTest *tests, size_t n,
+    tu_fixture_fn setup, tu_fixture_fn teardown, char *dir, size_t len);
 
 #endif /* VSM_TU_TASK_H */

@@ -76,12 +76,18 @@ int
 tu_task_main(const char *name, const struct CMUnitTest *tests, size_t n,
     char *dir, size_t len)
 {
+	return (tu_task_main_fx(name, tests, n, NULL, NULL, dir, len));
+}
+
+int
+tu_task_main_fx(const char *name, const struct CMUnitTest *tests, size_t n,
+    tu_fixture_fn setup, tu_fixture_fn teardown, char *dir, size_t len)
+{
 	int rc;
 
-	if ((size_t)snprintf(dir, len, "/tmp/vsm-%s-XXXXXX", name) >= len ||
-	    mkdtemp(dir) == NULL)
+	if (tu_mkdtemp(dir, len, name) == -1)
 		return (1);
-	rc = _cmocka_run_group_tests(name, tests, n, NULL, NULL);
+	rc = _cmocka_run_group_tests(name, tests, n, setup, teardown);
 	if (rc == 0 && tu_rmtree(dir) == -1)
 		rc = 1;
 	return (rc);
