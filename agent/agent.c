@@ -30,9 +30,6 @@
 #define AGENT_SLOW_MIN    30000 /* ms, after REJECTED */
 #define AGENT_SLOW_MAX    (5 * 60000)
 #define AGENT_TICK        250 /* ms between looks at the signal flag */
-#define AGENT_CAPS_MAX    256 /* modules, and commands, in the Hello */
-#define AGENT_ENV_MAX     32  /* runner.env names */
-#define AGENT_HELLO_MAX   VSM_HELLO_MAX
 
 static volatile sig_atomic_t agent_sig;
 
@@ -328,7 +325,7 @@ agent_cmds(struct agent *a, struct vsm_err *err)
 
 /* The allowlisted commands the Hello names; every string is owned here. */
 struct agent_caps {
-	char  *commands[AGENT_CAPS_MAX];
+	char  *commands[VSM_CFG_COMMANDS_MAX];
 	size_t ncommands;
 };
 
@@ -349,8 +346,7 @@ agent_caps_commands(const struct agent *a, struct agent_caps *caps)
 	char   name[VSM_MODULE_NAME_MAX + 8];
 	size_t i;
 
-	for (i = 0; i < a->cfg->ncommands && caps->ncommands < AGENT_CAPS_MAX;
-	     i++) {
+	for (i = 0; i < a->cfg->ncommands; i++) {
 		snprintf(
 		    name, sizeof(name), "exec.%s", a->cfg->commands[i].name);
 		if (!vsm_module_name_valid(name)) {
@@ -367,14 +363,14 @@ agent_caps_commands(const struct agent *a, struct agent_caps *caps)
 
 /*
  * Keep the Hello within what the channel takes: drop commands from the
- * end, then modules, until it packs into AGENT_HELLO_MAX bytes (logged).
+ * end, then modules, until it packs into VSM_HELLO_MAX bytes (logged).
  */
 static void
 agent_hello_fit(Vsm__Hello *hello)
 {
 	size_t nmod = hello->n_modules, ncmd = hello->n_commands;
 
-	while (vsm__hello__get_packed_size(hello) > AGENT_HELLO_MAX &&
+	while (vsm__hello__get_packed_size(hello) > VSM_HELLO_MAX &&
 	    (hello->n_commands > 0 || hello->n_modules > 0)) {
 		if (hello->n_commands > 0)
 			hello->n_commands--;
@@ -394,8 +390,7 @@ agent_hello_fit(Vsm__Hello *hello)
  * with err set.
  */
 static int
-agent_client_open(
-    struct agent *a, const struct runner_config *rc, struct vsm_err *err)
+agent_client_open(struct agent *a, struct vsm_err *err)
 {
 	struct vsm_client_config cc = {0};
 	struct agent_caps        caps;
@@ -457,7 +452,7 @@ agent_open(struct agent *a, struct vsm_err *err)
 	struct spool_limits  sl = {0};
 	char                 path[VSM_CFG_PATH_MAX + 16];
 	char                 adir[VSM_CFG_PATH_MAX + 16];
-	const char          *envv[AGENT_ENV_MAX + 1];
+	const char          *envv[VSM_CFG_ENV_MAX + 1];
 	uint8_t              rnd[8];
 	size_t               i;
 
@@ -487,7 +482,7 @@ agent_open(struct agent *a, struct vsm_err *err)
 	if (a->cfg->runner.task_binary[0] != '\0')
 		rc.task_path = a->cfg->runner.task_binary;
 	/* runner_new copies the values: a stack array of names will do. */
-	for (i = 0; i < a->cfg->runner.env.n && i < AGENT_ENV_MAX; i++)
+	for (i = 0; i < a->cfg->runner.env.n && i < VSM_CFG_ENV_MAX; i++)
 		envv[i] = a->cfg->runner.env.v[i];
 	envv[i] = NULL;
 	rc.env_allow = envv;
@@ -500,7 +495,7 @@ agent_open(struct agent *a, struct vsm_err *err)
 		return (-1);
 	/* Tasks the last run left without a result end as errors. */
 	taskdb_unfinished(a->tdb, recover_one, a);
-	return (agent_client_open(a, &rc, err));
+	return (agent_client_open(a, err));
 }
 
 static void

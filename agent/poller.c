@@ -168,25 +168,35 @@ static void
 rereport(struct agent *a, const char *id)
 {
 	Vsm__TaskEvent   ev = VSM__TASK_EVENT__INIT;
-	Vsm__TaskResult *res = NULL;
-	uint8_t         *buf;
-	size_t           len;
+	Vsm__TaskResult *res = NULL, lost = VSM__TASK_RESULT__INIT;
+	uint8_t         *buf = NULL;
+	size_t           len = 0;
 
-	if (taskdb_get(a->tdb, id, &buf, &len) != TASKDB_DONE || buf == NULL)
+	if (taskdb_get(a->tdb, id, &buf, &len) != TASKDB_DONE)
 		return;
-	if ((res = vsm__task_result__unpack(NULL, len, buf)) == NULL) {
-		log_warnx("task %s: its kept result is unreadable", id);
-		goto out;
-	}
-	log_info("task %s: seen before, not run again; re-reporting its "
-	         "first result",
-	    id);
 	ev.task_id = (char *)id;
 	ev.time_ms = agent_now_ms();
 	ev.kind_case = VSM__TASK_EVENT__KIND_RESULT;
-	ev.result = res;
+	/*
+	 * A result that cannot be read back still ends the task, as an
+	 * error: said nothing, the controller would offer it again forever.
+	 */
+	if (buf == NULL ||
+	    (res = vsm__task_result__unpack(NULL, len, buf)) == NULL) {
+		log_warnx("task %s: its kept result is unreadable; reporting "
+		          "an error",
+		    id);
+		lost.status = VSM__TASK_STATUS__TASK_ERROR;
+		lost.summary = lost.error =
+		    "the agent's kept result of this task is unreadable";
+		ev.result = &lost;
+	} else {
+		log_info("task %s: seen before, not run again; re-reporting "
+		         "its first result",
+		    id);
+		ev.result = res;
+	}
 	agent_spool_event(a, &ev);
-out:
 	if (res != NULL)
 		vsm__task_result__free_unpacked(res, NULL);
 	free(buf);

@@ -211,14 +211,14 @@ runner_new(const struct runner_config *cfg, struct vsm_err *err)
 	self[len] = '\0';
 	if ((slash = strrchr(self, '/')) != NULL)
 		*slash = '\0';
-	if ((size_t)snprintf(r->task_path, sizeof(r->task_path), "%s",
-	        cfg->task_path != NULL ? cfg->task_path : self) >=
-	    sizeof(r->task_path) - 16) {
+	if ((size_t)(cfg->task_path != NULL
+	            ? snprintf(r->task_path, sizeof(r->task_path), "%s",
+	                  cfg->task_path)
+	            : snprintf(r->task_path, sizeof(r->task_path),
+	                  "%s/vsm-task", self)) >= sizeof(r->task_path)) {
 		vsm_err_set(err, "runner: task path too long");
 		goto fail;
 	}
-	if (cfg->task_path == NULL)
-		strcat(r->task_path, "/vsm-task");
 	if (cfg->artifact_dir != NULL &&
 	    (size_t)snprintf(r->artifact_dir, sizeof(r->artifact_dir), "%s",
 	        cfg->artifact_dir) >= sizeof(r->artifact_dir) - 64) {
@@ -838,12 +838,6 @@ runner_timeout_ms(
 			ms = task->deadline_ms - now;
 	}
 	return (ms);
-}
-
-const char *
-runner_task_path(const struct runner *r)
-{
-	return (r->task_path);
 }
 
 size_t

@@ -128,8 +128,6 @@ int runner_start(struct runner *r, const Vsm__Task *task,
  */
 int runner_cancel(struct runner *r, const char *task_id);
 
-/* The core vsm-task binary (owned by the runner). */
-const char *runner_task_path(const struct runner *r);
 /*
  * The modules the task binaries offer ("sys.disk", "exec.*"), listed when
  * the runner was made; *names stays owned by the runner. Their count.

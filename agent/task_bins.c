@@ -41,8 +41,14 @@ task_bins_mono_ms(void)
 	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }
 
-int
-task_list_modules(const char *path, char **out, struct vsm_err *err)
+/*
+ * Run `path --list-modules` (posix_spawn, no shell, stdin /dev/null, a
+ * bare environment) and put what it prints, NUL-terminated, into a new
+ * buffer *out (caller frees). Blocks for at most TASK_LIST_MS; a child
+ * still running then is killed. 0, or -1 with err set.
+ */
+static int
+task_bins_list(const char *path, char **out, struct vsm_err *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t          attr;
@@ -202,7 +208,7 @@ task_bins_add(struct task_bins *tb, const char *path)
 	if ((tb->paths[idx] = strdup(path)) == NULL)
 		return (-1);
 	tb->npaths++;
-	if (task_list_modules(path, &text, &e) == -1) {
+	if (task_bins_list(path, &text, &e) == -1) {
 		log_warnx("cannot list the modules of %s: %s; they are not "
 		          "offered",
 		    path, e.msg);

@@ -40,12 +40,4 @@ const char *task_bins_path(const struct task_bins *tb, const char *module);
 /* Free what tb holds; tb is left empty. NULL is a no-op. */
 void task_bins_free(struct task_bins *tb);
 
-/*
- * Run `path --list-modules` (posix_spawn, no shell, stdin /dev/null, a
- * bare environment) and put what it prints, NUL-terminated, into a new
- * buffer *out (caller frees). Blocks for at most TASK_LIST_MS; a child
- * still running then is killed. 0, or -1 with err set.
- */
-int task_list_modules(const char *path, char **out, struct vsm_err *err);
-
 #endif /* VSM_TASK_BINS_H */

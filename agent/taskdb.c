@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "map.h"
 #include "taskdb.h"
@@ -290,26 +291,6 @@ write_all(int fd, const char *buf, size_t len)
 	return (0);
 }
 
-static int
-fsync_dir(const char *path)
-{
-	char dir[PATH_MAX], *slash;
-	int  fd, ret;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY)) == -1)
-		return (-1);
-	ret = fsync(fd);
-	close(fd);
-	return (ret);
-}
-
 /*
  * Rewrite the file with one line per live entry (temporary file, fsync,
  * rename, fsync of the directory) and reopen it. Results are copied from
@@ -377,7 +358,7 @@ tdb_compact(struct taskdb *db, struct vsm_err *err)
 	if (db->fd != -1)
 		close(db->fd);
 	if ((db->fd = open(db->path, O_RDWR | O_APPEND | O_CLOEXEC)) == -1 ||
-	    fsync_dir(db->path) == -1)
+	    vsm_fsync_parent(db->path) == -1)
 		goto fail;
 	ret = 0;
 	goto out;

@@ -41,6 +41,7 @@
 #define UP_MANIFEST    "ready"
 #define UP_FAILED      "failed"
 #define UP_MANIFEST_SZ 256
+#define UP_CHUNK_MAX   (VSM_SERVER_MAX_PAYLOAD_DEFAULT - 4096)
 
 enum up_rc {
 	UP_DONE = 0, /* the controller holds it: delete ours */
@@ -157,6 +158,7 @@ up_find_in(const char *dir, const char *task, struct up_file *f)
 {
 	struct dirent *de;
 	DIR           *d;
+	char           mpath[PATH_MAX], fpath[PATH_MAX];
 	size_t         len, sl = sizeof(UP_MANIFEST);
 	int            found = 0;
 
@@ -176,9 +178,14 @@ up_find_in(const char *dir, const char *task, struct up_file *f)
 		if (!vsm_artifact_name_valid(f->name))
 			continue;
 		if (up_manifest(f) == -1) {
-			log_warnx("artifact %s/%s: unreadable manifest; "
-			          "skipped",
+			/* Parked once, not found (and logged) on every scan. */
+			log_warnx("artifact %s/%s: unreadable manifest; kept "
+			          "on the host as ." UP_FAILED,
 			    task, f->name);
+			if (up_side(f, UP_MANIFEST, mpath, sizeof(mpath)) ==
+			        0 &&
+			    up_side(f, UP_FAILED, fpath, sizeof(fpath)) == 0)
+				rename(mpath, fpath);
 			continue;
 		}
 		found = 1;
@@ -333,7 +340,9 @@ up_send(struct up_pass *p, const Vsm__ArtifactState *st, char *why, size_t wlen)
 	pthread_t th[UP_WINDOW_MAX];
 	unsigned  i, nw, started = 0;
 
-	if (st->chunk_size == 0 || st->window == 0 || st->offset > p->f->size) {
+	/* A chunk must fit one request of the channel, with its envelope. */
+	if (st->chunk_size == 0 || st->chunk_size > UP_CHUNK_MAX ||
+	    st->window == 0 || st->offset > p->f->size) {
 		snprintf(why, wlen, "controller sent a bad upload state");
 		return (UP_RETRY);
 	}
@@ -406,16 +415,21 @@ out:
 	return (rc);
 }
 
-/* The controller has it: remove our copy, its manifest, an empty dir. */
+/*
+ * The controller has it: remove its manifest, then our copy, then an
+ * empty dir. In that order a crash in between leaves an unannounced file,
+ * which uploader_sweep() removes, never a manifest without its file
+ * (which would be reported as not uploaded).
+ */
 static void
 up_delete(struct up_file *f)
 {
 	char path[PATH_MAX];
 
+	if (up_side(f, UP_MANIFEST, path, sizeof(path)) == 0)
+		unlink(path);
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", f->dir, f->name) <
 	    sizeof(path))
-		unlink(path);
-	if (up_side(f, UP_MANIFEST, path, sizeof(path)) == 0)
 		unlink(path);
 	rmdir(f->dir); /* fails while other artifacts remain */
 }

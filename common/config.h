@@ -38,7 +38,9 @@
 #define VSM_CFG_OK_CODES_MAX    64   /* ok exit codes of one command */
 #define VSM_CFG_COMMAND_BYTES   (32 * 1024) /* argv and params of one */
 
-#define VSM_CFG_LIST_MAX 64 /* entries in a string list */
+#define VSM_CFG_LIST_MAX     64  /* entries in a string list */
+#define VSM_CFG_ENV_MAX      32  /* runner.env names */
+#define VSM_CFG_ENV_NAME_MAX 128 /* bytes of one, with the NUL */
 
 #define VSM_DEFAULT_PORT 4650
 

@@ -380,7 +380,6 @@ read_param(
 	return (0);
 }
 
-/* params: { NAME: {pattern: ERE | enum: [...], ...}, ... } in argv order. */
 /*
  * Read a mapping of named entries (NAME: value) into a new array *arr of
  * elements of `size` bytes, *n of them: at most max, each name checked by
@@ -454,6 +453,7 @@ read_param_one(
 	return (read_param(ctx, v, elem));
 }
 
+/* params: { NAME: {pattern: ERE | enum: [...], ...}, ... } in argv order. */
 static int
 read_params(struct vsm_cfg_ctx *ctx, yaml_node_t *node, void *base)
 {
@@ -664,8 +664,8 @@ static const struct vsm_cfg_field runner_fields[] = {
     {.key = "env",
         .type = VSM_CFG_T_LIST,
         .off = A(runner.env),
-        .size = 128,
-        .max = 32,
+        .size = VSM_CFG_ENV_NAME_MAX,
+        .max = VSM_CFG_ENV_MAX,
         .check = check_env_name},
     {.key = NULL},
 };

@@ -54,6 +54,15 @@ struct vsm_cron {
 int vsm_cron_parse(const char *expr, struct vsm_cron *c, struct vsm_err *err);
 
 /*
+ * Make the process's own zone explicit (TZ=":/etc/localtime" when TZ is
+ * unset) so that zone conversions only ever replace TZ's value and never
+ * add or remove it: adding or removing a variable moves the environment
+ * under a getenv() in another thread (libpq, libcurl and SQLite call it).
+ * A multi-threaded process calls this once, before its threads start.
+ */
+void vsm_tz_init(void);
+
+/*
  * Check an IANA zone name ("Europe/Berlin"; "" for the controller's zone,
  * "UTC"): it must name a file under /usr/share/zoneinfo, without "..".
  * 0 or -1 with err.

@@ -14,7 +14,7 @@ int
 vsm_write_new_file(const char *path, const void *data, size_t len, mode_t mode,
     vsm_file_check_fn *check, struct vsm_err *err)
 {
-	char           tmp[PATH_MAX], dir[PATH_MAX];
+	char           tmp[PATH_MAX];
 	const uint8_t *p = data;
 	struct stat    st;
 	size_t         off = 0;
@@ -56,8 +56,7 @@ vsm_write_new_file(const char *path, const void *data, size_t len, mode_t mode,
 		    errno == EEXIST ? " (refusing to replace it)" : "");
 		goto out;
 	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	(void)vsm_fsync_dir(dirname(dir));
+	(void)vsm_fsync_parent(path);
 	ret = 0;
 out:
 	close(fd);
@@ -100,4 +99,14 @@ vsm_fsync_dir(const char *dir)
 	rc = fsync(fd);
 	close(fd);
 	return (rc);
+}
+
+int
+vsm_fsync_parent(const char *path)
+{
+	char dir[PATH_MAX];
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+		return (-1);
+	return (vsm_fsync_dir(dirname(dir)));
 }

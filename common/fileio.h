@@ -31,5 +31,7 @@ int vsm_mkdirs(const char *path, mode_t mode, struct vsm_err *err);
 
 /* fsync a directory so that a rename or link in it is durable. 0 or -1. */
 int vsm_fsync_dir(const char *dir);
+/* vsm_fsync_dir of the directory holding path. 0 or -1. */
+int vsm_fsync_parent(const char *path);
 
 #endif /* VSM_FILEIO_H */

@@ -13,20 +13,14 @@ int
 vsm_time_format(
     const char *tz, int64_t t, char *buf, size_t len, struct vsm_err *err)
 {
-	struct tz_hold  h;
 	struct tz_civil c;
 	int             off, a;
 	char            sec[4] = "";
 
 	if (len < 32)
 		return (vsm_err_set(err, "time buffer too small"));
-	if (!tz_in_range(t))
-		return (vsm_err_set(
-		    err, "instant %lld is out of range", (long long)t));
-	if (tz_enter(&h, tz, err) == -1)
+	if (vsm_tz_offset(tz, t, &off, err) == -1)
 		return (-1);
-	off = tz_offset_at(t);
-	tz_leave(&h);
 	tz_wall_split(t + off, &c);
 	a = off < 0 ? -off : off;
 	if (a % 60 != 0) /* the local mean times before 1900-ish */

@@ -24,6 +24,16 @@
 #define TZ_SPAN (16 * 3600) /* beyond the widest UTC offset since 1900 */
 
 static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The last zone name vsm_tz_check() passed in tz_enter(): under tz_lock. */
+static char tz_checked[VSM_TZ_MAX];
+
+void
+vsm_tz_init(void)
+{
+	if (getenv("TZ") == NULL)
+		setenv("TZ", ":/etc/localtime", 0);
+	tzset();
+}
 
 /* Is tz's file under TZ_ZONEINFO a regular file starting "TZif"? */
 static int
@@ -84,9 +94,15 @@ tz_enter(struct tz_hold *h, const char *tz, struct vsm_err *err)
 
 	h->saved = NULL;
 	h->changed = 0;
-	if (vsm_tz_check(tz, err) == -1)
-		return (-1);
 	pthread_mutex_lock(&tz_lock);
+	/* The zone file is read once per name in a row, not per call. */
+	if (strcmp(tz, tz_checked) != 0) {
+		if (vsm_tz_check(tz, err) == -1) {
+			pthread_mutex_unlock(&tz_lock);
+			return (-1);
+		}
+		snprintf(tz_checked, sizeof(tz_checked), "%s", tz);
+	}
 	if (tz[0] != '\0') {
 		snprintf(val, sizeof(val), ":%s/%s", TZ_ZONEINFO, tz);
 		old = getenv("TZ");

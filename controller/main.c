@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "cron.h"
 #include "ctld.h"
 #include "log.h"
 
@@ -72,6 +73,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "vsm-controller: libsodium failed to start\n");
 		return (1);
 	}
+	/* Before any thread starts: the scheduler's zone conversions. */
+	vsm_tz_init();
 	if (argc < 2) {
 		main_usage(stderr);
 		return (2);

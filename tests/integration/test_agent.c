@@ -10,7 +10,6 @@
  * passed) with the Hello listing the modules and commands. Every process
  * is killed and every temp dir removed.
  */
-#define _XOPEN_SOURCE 700 /* nftw */
 #include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
@@ -20,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
@@ -34,6 +32,7 @@
 
 #include "envelope.h"
 #include "testutil.h"
+#include "tu_fleet.h"
 
 extern char **environ;
 
@@ -80,15 +79,6 @@ struct fake {
 static pid_t        live_pid;
 static char         live_dir[64];
 static struct fake *live_fk;
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
 
 /* names[0..n) joined by spaces into buf (truncated to fit). */
 static void
@@ -207,7 +197,7 @@ fk_request(void *arg, struct vsm_srv_req *req, const uint8_t *data, size_t len)
 		if (fk->held != NULL)
 			vsm_srv_drop(fk->held);
 		fk->held = req;
-		fk->held_at = now_ms();
+		fk->held_at = tu_now_ms();
 		fk->held_slots = in->poll->slots;
 		break;
 	case VSM__ENVELOPE__BODY_EVENTS:
@@ -281,7 +271,7 @@ fk_tick(void *arg)
 		}
 		if (fk->held != NULL && !fk->hold &&
 		    ((fk->ntasks > 0 && fk->held_slots > 0) ||
-		        now_ms() - fk->held_at > 500))
+		        tu_now_ms() - fk->held_at > 500))
 			fk_answer_poll(fk);
 		pthread_mutex_unlock(&fk->mtx);
 		nanosleep(&ts, NULL);
@@ -436,9 +426,9 @@ fk_count_prefix(struct fake *fk, const char *prefix, int kind)
 /* Poll cond for up to ms; 1 when it held. */
 #define WAIT_FOR(cond, ms)                                                     \
 	({                                                                     \
-		uint64_t end_ = now_ms() + (ms);                               \
+		uint64_t end_ = tu_now_ms() + (ms);                            \
 		int      ok_ = 0;                                              \
-		while (!(ok_ = (cond)) && now_ms() < end_)                     \
+		while (!(ok_ = (cond)) && tu_now_ms() < end_)                  \
 			usleep(20 * 1000);                                     \
 		ok_;                                                           \
 	})
@@ -467,47 +457,6 @@ bin_path(char *out, size_t len, const char *name)
 	snprintf(out, len, "%s/../bin/%s", dirname(exe), name);
 }
 
-static int
-run_wait(char *const argv[], const char *out)
-{
-	posix_spawn_file_actions_t fa;
-	pid_t                      pid;
-	int                        st;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(
-	    &fa, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	posix_spawn_file_actions_addopen(
-	    &fa, 2, out, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	assert_int_equal(
-	    posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	return (WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-}
-
-/* Replace the first `from` in the file with `to`. */
-static void
-file_replace(const char *path, const char *from, const char *to)
-{
-	static char buf[65536], out[65536];
-	char       *p;
-	FILE       *fp;
-	size_t      n;
-
-	assert_non_null(fp = fopen(path, "r"));
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
-	assert_non_null(p = strstr(buf, from));
-	assert_true(
-	    (size_t)snprintf(out, sizeof(out), "%.*s%s%s", (int)(p - buf), buf,
-	        to, p + strlen(from)) < sizeof(out));
-	assert_non_null(fp = fopen(path, "w"));
-	fputs(out, fp);
-	fclose(fp);
-}
-
 static void
 ag_init(struct ag *ag, const char *url, const struct vsm_keypair *ckey)
 {
@@ -525,11 +474,11 @@ ag_init(struct ag *ag, const char *url, const struct vsm_keypair *ckey)
 	snprintf(ag->log, sizeof(ag->log), "%s/agent.log", ag->dir);
 	bin_path(ag->bin, sizeof(ag->bin), "vsm-agent");
 	vsm_key_encode(ckey->pub, b64);
-	assert_int_equal(run_wait(argv, ag->log), 0);
-	file_replace(ag->cfg, "heartbeat: 30s", "heartbeat: 1s");
+	assert_int_equal(tu_run_wait(argv, ag->log), 0);
+	tu_file_replace(ag->cfg, "heartbeat: 30s", "heartbeat: 1s");
 	/* AddressSanitizer builds of vsm-task need a large address space. */
-	file_replace(ag->cfg, "memory: 4GiB", "memory: unlimited");
-	file_replace(ag->cfg, "commands: {}",
+	tu_file_replace(ag->cfg, "memory: 4GiB", "memory: unlimited");
+	tu_file_replace(ag->cfg, "commands: {}",
 	    "commands:\n  sleeper: [\"/bin/sleep\", \"60\"]");
 }
 
@@ -573,18 +522,12 @@ ag_stop(struct ag *ag, int sig)
 	return (WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
-static int
-rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return (remove(p));
-}
-
 static void
 ag_free(struct ag *ag)
 {
 	ag_stop(ag, SIGKILL);
 	if (getenv("VSM_TEST_KEEP") == NULL)
-		nftw(ag->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+		tu_rmtree(ag->dir);
 	live_dir[0] = '\0';
 }
 
@@ -599,7 +542,7 @@ teardown(void **state)
 		live_pid = 0;
 	}
 	if (live_dir[0] != '\0' && getenv("VSM_TEST_KEEP") == NULL)
-		nftw(live_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+		tu_rmtree(live_dir);
 	live_dir[0] = '\0';
 	if (live_fk != NULL)
 		fk_free(live_fk);
@@ -823,7 +766,7 @@ test_yaml_command_params_are_enforced(void **state)
 	/* Shell metacharacters that would create marker, were there a shell. */
 	snprintf(marker, sizeof(marker), "%s/pwned", ag.dir);
 	snprintf(evil, sizeof(evil), "2024-01-01;touch %.40s", marker);
-	file_replace(ag.cfg, "  sleeper: [\"/bin/sleep\", \"60\"]",
+	tu_file_replace(ag.cfg, "  sleeper: [\"/bin/sleep\", \"60\"]",
 	    "  sleeper: [\"/bin/sleep\", \"60\"]\n"
 	    "  show:\n"
 	    "    argv: [\"/bin/echo\", \"args:\"]\n"
@@ -902,7 +845,7 @@ test_hello_keeps_the_commands_that_fit(void **state)
 	for (i = 0; i < 250; i++)
 		off += (size_t)snprintf(cmds + off, sizeof(cmds) - off,
 		    "\n  c%03d-%054d: [\"/bin/true\"]", i, 0);
-	file_replace(ag.cfg, "commands:", cmds);
+	tu_file_replace(ag.cfg, "commands:", cmds);
 	ag_start(&ag);
 	assert_true(WAIT_FOR(fk->accepted >= 1, WAIT_MS));
 	assert_true(WAIT_FOR(log_has(&ag, "the Hello has room for"), WAIT_MS));
@@ -931,12 +874,12 @@ test_usage_errors_exit_2(void **state)
 	bin_path(bin, sizeof(bin), "vsm-agent");
 	assert_true((fd = mkstemp(out)) != -1);
 	close(fd);
-	assert_int_equal(run_wait(a1, out), 2);
-	assert_int_equal(run_wait(a2, out), 2);
-	assert_int_equal(run_wait(a3, out), 2);
-	assert_int_equal(run_wait(a4, out), 2);
-	assert_int_equal(run_wait(a5, out), 1);
-	assert_int_equal(run_wait(a6, out), 0);
+	assert_int_equal(tu_run_wait(a1, out), 2);
+	assert_int_equal(tu_run_wait(a2, out), 2);
+	assert_int_equal(tu_run_wait(a3, out), 2);
+	assert_int_equal(tu_run_wait(a4, out), 2);
+	assert_int_equal(tu_run_wait(a5, out), 1);
+	assert_int_equal(tu_run_wait(a6, out), 0);
 	unlink(out);
 }
 
@@ -965,11 +908,125 @@ test_stop_with_a_poll_held_is_prompt(void **state)
 	held = fk->held != NULL;
 	pthread_mutex_unlock(&fk->mtx);
 	assert_true(held);
-	t0 = now_ms();
+	t0 = tu_now_ms();
 	assert_int_equal(ag_stop(&ag, SIGTERM), 0);
 	/* Generous for a busy machine; the poll alone would take 16 s. */
-	assert_true(now_ms() - t0 < 10000);
+	assert_true(tu_now_ms() - t0 < 10000);
 	assert_true(log_has(&ag, "stopped"));
+	ag_free(&ag);
+}
+
+/* The status of the n-th (from 1) RESULT of task, or -1. */
+static int
+fk_result_status(struct fake *fk, const char *task, int n)
+{
+	int i, st = -1;
+
+	pthread_mutex_lock(&fk->mtx);
+	for (i = 0; i < fk->nev && n > 0; i++)
+		if (fk->ev[i].kind == VSM__TASK_EVENT__KIND_RESULT &&
+		    strcmp(fk->ev[i].task, task) == 0 && --n == 0)
+			st = fk->ev[i].status;
+	pthread_mutex_unlock(&fk->mtx);
+	return (st);
+}
+
+/*
+ * Overwrite the hex of task's result in the agent's task record with
+ * 'f's, the same length: the record still loads, the result no longer
+ * unpacks.
+ */
+static void
+corrupt_kept_result(struct ag *ag, const char *task)
+{
+	char        path[160], line[8192], needle[80];
+	FILE       *fp;
+	long        at = -1, pos;
+	size_t      len;
+	const char *hex;
+
+	snprintf(path, sizeof(path), "%s/data/tasks.log", ag->dir);
+	snprintf(needle, sizeof(needle), " %s ", task);
+	assert_non_null(fp = fopen(path, "r+"));
+	for (pos = ftell(fp); fgets(line, sizeof(line), fp) != NULL;
+	     pos = ftell(fp))
+		if (line[0] == 'R' && strstr(line, needle) != NULL)
+			at = pos;
+	assert_true(at >= 0);
+	assert_int_equal(fseek(fp, at, SEEK_SET), 0);
+	assert_non_null(fgets(line, sizeof(line), fp));
+	hex = strstr(line, needle) + strlen(needle);
+	len = strcspn(hex, "\n");
+	assert_true(len > 0);
+	memset((char *)hex, 'f', len);
+	assert_int_equal(fseek(fp, at, SEEK_SET), 0);
+	assert_int_equal(fputs(line, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/*
+ * A task seen before whose kept result cannot be read back is not run
+ * again and not left unanswered either: it ends as an error.
+ */
+static void
+test_unreadable_kept_result_reports_an_error(void **state)
+{
+	struct fake *fk = fk_new(0, 1);
+	struct ag    ag;
+
+	(void)state;
+	ag_init(&ag, fk->url, &fk->key);
+	ag_start(&ag);
+	fk_queue(fk, "c0ffee", "sys.ping");
+	assert_true(
+	    WAIT_FOR(fk_count(fk, "c0ffee", VSM__TASK_EVENT__KIND_RESULT) == 1,
+	        WAIT_MS));
+	assert_int_equal(
+	    fk_result_status(fk, "c0ffee", 1), VSM__TASK_STATUS__TASK_OK);
+	assert_int_equal(ag_stop(&ag, SIGTERM), 0);
+	corrupt_kept_result(&ag, "c0ffee");
+	ag_start(&ag);
+	fk_queue(fk, "c0ffee", "sys.ping");
+	assert_true(
+	    WAIT_FOR(fk_count(fk, "c0ffee", VSM__TASK_EVENT__KIND_RESULT) == 2,
+	        WAIT_MS));
+	assert_int_equal(
+	    fk_result_status(fk, "c0ffee", 2), VSM__TASK_STATUS__TASK_ERROR);
+	assert_int_equal(
+	    fk_count(fk, "c0ffee", VSM__TASK_EVENT__KIND_STARTED), 1);
+	assert_true(log_has(&ag, "kept result is unreadable"));
+	ag_free(&ag);
+}
+
+/*
+ * An artifact manifest that does not parse is parked as .NAME.failed once
+ * (kept on the host), not met and logged again on every scan.
+ */
+static void
+test_unreadable_manifest_is_parked(void **state)
+{
+	struct fake *fk = fk_new(0, 1);
+	struct ag    ag;
+	struct stat  st;
+	char         dir[160], path[224];
+
+	(void)state;
+	ag_init(&ag, fk->url, &fk->key);
+	snprintf(dir, sizeof(dir), "%s/data/artifacts", ag.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(dir, sizeof(dir), "%s/data/artifacts/deadbeef", ag.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/dump.bin", dir);
+	tu_put(path, "data", 0);
+	snprintf(path, sizeof(path), "%s/.dump.bin.ready", dir);
+	tu_put(path, "not a manifest\n", 0);
+	ag_start(&ag);
+	assert_true(WAIT_FOR(log_has(&ag, "unreadable manifest"), WAIT_MS));
+	assert_int_equal(stat(path, &st), -1);
+	snprintf(path, sizeof(path), "%s/.dump.bin.failed", dir);
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/dump.bin", dir);
+	assert_int_equal(stat(path, &st), 0);
 	ag_free(&ag);
 }
 
@@ -993,6 +1050,10 @@ main(void)
 	        test_hello_keeps_the_commands_that_fit, teardown),
 	    cmocka_unit_test_teardown(
 	        test_stop_with_a_poll_held_is_prompt, teardown),
+	    cmocka_unit_test_teardown(
+	        test_unreadable_kept_result_reports_an_error, teardown),
+	    cmocka_unit_test_teardown(
+	        test_unreadable_manifest_is_parked, teardown),
 	};
 
 	if (sodium_init() < 0)

@@ -31,6 +31,11 @@ int tu_run_wait(char *const argv[], const char *log);
  * bytes, the tag cut to 16 characters). 0, or -1 with errno set.
  */
 int tu_mkdtemp(char *dir, size_t len, const char *tag);
+/*
+ * tu_file.c: write text to path, then chmod it to mode unless mode is 0;
+ * fails the running cmocka test on any error.
+ */
+void tu_put(const char *path, const char *text, int mode);
 /* Remove dir and everything under it (symlinks not followed). 0 or -1. */
 int tu_rmtree(const char *dir);
 

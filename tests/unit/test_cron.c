@@ -25,32 +25,7 @@
 #include <cmocka.h>
 
 #include "cron.h"
-
-/* The instant of an ISO 8601 time with an offset; fails the test if bad. */
-static int64_t
-at(const char *iso)
-{
-	struct vsm_err err = {{0}};
-	int64_t        t = 0;
-
-	if (vsm_time_parse(iso, "UTC", &t, &err) == -1)
-		fail_msg("%s: %s", iso, err.msg);
-	return (t);
-}
-
-/* t in zone tz as ISO 8601, in a static buffer of n slots. */
-static const char *
-iso(const char *tz, int64_t t)
-{
-	static char    buf[4][48];
-	static int     n;
-	struct vsm_err err = {{0}};
-	char          *b = buf[n++ % 4];
-
-	if (vsm_time_format(tz, t, b, sizeof(buf[0]), &err) == -1)
-		fail_msg("%lld: %s", (long long)t, err.msg);
-	return (b);
-}
+#include "tu_time.h"
 
 static const struct next_case {
 	const char *expr;
@@ -227,12 +202,13 @@ test_next_fire_times_table(void **state)
 		nc = &next_cases[i];
 		if (vsm_cron_parse(nc->expr, &c, &err) == -1)
 			fail_msg("'%s': %s", nc->expr, err.msg);
-		if (vsm_cron_next(&c, nc->tz, at(nc->after), &next, &err) == -1)
+		if (vsm_cron_next(&c, nc->tz, tu_at(nc->after), &next, &err) ==
+		    -1)
 			fail_msg("'%s' %s after %s: %s", nc->expr, nc->tz,
 			    nc->after, err.msg);
-		if (strcmp(iso(nc->tz, next), nc->want) != 0)
+		if (strcmp(tu_iso(nc->tz, next), nc->want) != 0)
 			fail_msg("'%s' %s after %s: got %s, want %s", nc->expr,
-			    nc->tz, nc->after, iso(nc->tz, next), nc->want);
+			    nc->tz, nc->after, tu_iso(nc->tz, next), nc->want);
 		assert_string_equal(c.text, nc->expr);
 	}
 }
@@ -255,23 +231,24 @@ test_dst_days_fire_once_per_wall_time(void **state)
 	(void)state;
 	assert_int_equal(vsm_cron_parse("*/30 * * * *", &c, &err), 0);
 	assert_int_equal(vsm_cron_next_n(&c, "Europe/Berlin",
-	                     at("2026-03-29T00:59:00+01:00"), next, 5, &err),
+	                     tu_at("2026-03-29T00:59:00+01:00"), next, 5, &err),
 	    0);
 	for (i = 0; i < 5; i++)
-		assert_string_equal(iso("Europe/Berlin", next[i]), spring[i]);
+		assert_string_equal(
+		    tu_iso("Europe/Berlin", next[i]), spring[i]);
 	assert_int_equal(vsm_cron_next_n(&c, "Europe/Berlin",
-	                     at("2026-10-25T01:00:00+02:00"), next, 5, &err),
+	                     tu_at("2026-10-25T01:00:00+02:00"), next, 5, &err),
 	    0);
 	for (i = 0; i < 5; i++)
-		assert_string_equal(iso("Europe/Berlin", next[i]), fall[i]);
+		assert_string_equal(tu_iso("Europe/Berlin", next[i]), fall[i]);
 	/* The fall-back day has 25 hours but 48 half-hour fire times. */
 	assert_int_equal(vsm_cron_next_n(&c, "Europe/Berlin",
-	                     at("2026-10-24T23:59:00+02:00"), day, 49, &err),
+	                     tu_at("2026-10-24T23:59:00+02:00"), day, 49, &err),
 	    0);
 	assert_string_equal(
-	    iso("Europe/Berlin", day[47]), "2026-10-25T23:30:00+01:00");
+	    tu_iso("Europe/Berlin", day[47]), "2026-10-25T23:30:00+01:00");
 	assert_string_equal(
-	    iso("Europe/Berlin", day[48]), "2026-10-26T00:00:00+01:00");
+	    tu_iso("Europe/Berlin", day[48]), "2026-10-26T00:00:00+01:00");
 }
 
 static const struct bad_case {
@@ -390,13 +367,13 @@ test_search_gives_up(void **state)
 	(void)state;
 	assert_int_equal(vsm_cron_parse("0 0 1 2 *", &c, &err), 0);
 	c.mdays = 1u << 30; /* February 30th */
-	assert_int_equal(
-	    vsm_cron_next(&c, "UTC", at("2026-01-01T00:00:00Z"), &next, &err),
+	assert_int_equal(vsm_cron_next(&c, "UTC", tu_at("2026-01-01T00:00:00Z"),
+	                     &next, &err),
 	    -1);
 	assert_non_null(strstr(err.msg, "within eight years"));
 	assert_int_equal(vsm_cron_parse("0 0 29 2 *", &c, &err), 0);
-	assert_int_equal(
-	    vsm_cron_next(&c, "UTC", at("9996-03-01T00:00:00Z"), &next, &err),
+	assert_int_equal(vsm_cron_next(&c, "UTC", tu_at("9996-03-01T00:00:00Z"),
+	                     &next, &err),
 	    -1);
 	assert_non_null(strstr(err.msg, "before the year 10000"));
 	assert_int_equal(
@@ -411,7 +388,7 @@ test_a_thousand_fire_times(void **state)
 	struct vsm_cron c;
 	struct vsm_err  err;
 	int64_t        *next = calloc(1000, sizeof(*next));
-	int64_t         t0 = at("2026-01-01T00:00:00Z");
+	int64_t         t0 = tu_at("2026-01-01T00:00:00Z");
 	size_t          i;
 
 	(void)state;
@@ -421,21 +398,21 @@ test_a_thousand_fire_times(void **state)
 	for (i = 0; i < 1000; i++)
 		assert_true(next[i] == t0 + 60 * (int64_t)(i + 1));
 	/* Berlin: 1000 minutes from 2026-03-29 00:00 cross the gap. */
-	t0 = at("2026-03-29T00:00:00+01:00");
+	t0 = tu_at("2026-03-29T00:00:00+01:00");
 	assert_int_equal(
 	    vsm_cron_next_n(&c, "Europe/Berlin", t0, next, 1000, &err), 0);
 	for (i = 0; i < 1000; i++)
 		assert_true(next[i] == t0 + 60 * (int64_t)(i + 1));
 	assert_int_equal(vsm_cron_parse("0 0 29 2 *", &c, &err), 0);
 	assert_int_equal(vsm_cron_next_n(&c, "America/New_York",
-	                     at("2026-01-01T00:00:00Z"), next, 1000, &err),
+	                     tu_at("2026-01-01T00:00:00Z"), next, 1000, &err),
 	    0);
 	assert_string_equal(
-	    iso("America/New_York", next[0]), "2028-02-29T00:00:00-05:00");
+	    tu_iso("America/New_York", next[0]), "2028-02-29T00:00:00-05:00");
 	assert_string_equal(
-	    iso("America/New_York", next[18]), "2104-02-29T00:00:00-05:00");
+	    tu_iso("America/New_York", next[18]), "2104-02-29T00:00:00-05:00");
 	assert_string_equal(
-	    iso("America/New_York", next[999]), "6148-02-29T00:00:00-05:00");
+	    tu_iso("America/New_York", next[999]), "6148-02-29T00:00:00-05:00");
 	for (i = 1; i < 1000; i++)
 		assert_true(next[i] > next[i - 1]);
 	free(next);
@@ -487,11 +464,11 @@ test_zone_names_are_checked(void **state)
 	assert_non_null(strstr(err.msg, "unknown time zone"));
 	assert_int_equal(vsm_tz_offset("../x", 0, &off, &err), -1);
 	assert_int_equal(vsm_tz_offset("Europe/Berlin",
-	                     at("2026-07-01T00:00:00Z"), &off, &err),
+	                     tu_at("2026-07-01T00:00:00Z"), &off, &err),
 	    0);
 	assert_int_equal(off, 7200);
 	assert_int_equal(vsm_tz_offset("America/New_York",
-	                     at("2026-01-01T00:00:00Z"), &off, &err),
+	                     tu_at("2026-01-01T00:00:00Z"), &off, &err),
 	    0);
 	assert_int_equal(off, -5 * 3600);
 }
@@ -534,9 +511,9 @@ test_iso_times_format_and_parse(void **state)
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		if (vsm_time_parse(ok[i].s, ok[i].tz, &t, &err) == -1)
 			fail_msg("'%s': %s", ok[i].s, err.msg);
-		if (strcmp(iso("UTC", t), ok[i].want) != 0)
+		if (strcmp(tu_iso("UTC", t), ok[i].want) != 0)
 			fail_msg("'%s' in %s: got %s, want %s", ok[i].s,
-			    ok[i].tz, iso("UTC", t), ok[i].want);
+			    ok[i].tz, tu_iso("UTC", t), ok[i].want);
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (vsm_time_parse(bad[i], "UTC", &t, &err) != -1)
@@ -545,17 +522,22 @@ test_iso_times_format_and_parse(void **state)
 	assert_int_equal(
 	    vsm_time_parse("2026-01-01T00:00", "No/Such_Zone", &t, &err), -1);
 
-	assert_string_equal(iso("UTC", 0), "1970-01-01T00:00:00+00:00");
-	assert_string_equal(iso("Europe/Berlin", at("2026-03-29T01:00:00Z")),
+	assert_string_equal(tu_iso("UTC", 0), "1970-01-01T00:00:00+00:00");
+	assert_string_equal(
+	    tu_iso("Europe/Berlin", tu_at("2026-03-29T01:00:00Z")),
 	    "2026-03-29T03:00:00+02:00");
-	assert_string_equal(iso("Europe/Berlin", at("2026-03-29T00:59:59Z")),
+	assert_string_equal(
+	    tu_iso("Europe/Berlin", tu_at("2026-03-29T00:59:59Z")),
 	    "2026-03-29T01:59:59+01:00");
-	assert_string_equal(iso("America/St_Johns", at("2026-01-01T12:00:00Z")),
+	assert_string_equal(
+	    tu_iso("America/St_Johns", tu_at("2026-01-01T12:00:00Z")),
 	    "2026-01-01T08:30:00-03:30");
-	assert_string_equal(iso("Pacific/Chatham", at("2026-01-01T12:00:00Z")),
+	assert_string_equal(
+	    tu_iso("Pacific/Chatham", tu_at("2026-01-01T12:00:00Z")),
 	    "2026-01-02T01:45:00+13:45");
 	/* Local mean time: an offset with seconds. */
-	assert_string_equal(iso("Africa/Monrovia", at("1960-01-01T00:00:00Z")),
+	assert_string_equal(
+	    tu_iso("Africa/Monrovia", tu_at("1960-01-01T00:00:00Z")),
 	    "1959-12-31T23:15:30-00:44:30");
 	assert_int_equal(
 	    vsm_time_format("UTC", 0, small, sizeof(small), &err), -1);
@@ -575,7 +557,7 @@ test_own_zone_and_tz_restored(void **state)
 	struct vsm_cron c;
 	struct vsm_err  err;
 	struct tm       tm;
-	time_t          now = (time_t)at("2026-01-01T00:00:00Z");
+	time_t          now = (time_t)tu_at("2026-01-01T00:00:00Z");
 	int64_t         next;
 	int             off;
 
@@ -584,7 +566,7 @@ test_own_zone_and_tz_restored(void **state)
 	tzset();
 	assert_int_equal(vsm_cron_parse("0 9 * * *", &c, &err), 0);
 	assert_int_equal(vsm_cron_next(&c, "", now, &next, &err), 0);
-	assert_string_equal(iso("", next), "2026-01-02T09:00:00+09:00");
+	assert_string_equal(tu_iso("", next), "2026-01-02T09:00:00+09:00");
 	assert_int_equal(vsm_tz_offset("", now, &off, &err), 0);
 	assert_int_equal(off, 9 * 3600);
 	/* A named zone, then TZ and localtime are Tokyo's again. */
@@ -606,6 +588,45 @@ test_own_zone_and_tz_restored(void **state)
 	free(saved);
 }
 
+/*
+ * vsm_tz_init() makes an unset TZ explicit (the process's own zone,
+ * unchanged), so conversions in other zones only ever replace TZ's value:
+ * the variable is never removed, nor added, under other threads' getenv.
+ */
+static void
+test_tz_init_keeps_tz_set(void **state)
+{
+	const char     *old = getenv("TZ");
+	char           *saved = old != NULL ? strdup(old) : NULL;
+	struct vsm_cron c;
+	struct vsm_err  err;
+	int64_t         now = tu_at("2026-01-01T00:00:00Z"), next;
+	int             off, off_init;
+
+	(void)state;
+	assert_int_equal(unsetenv("TZ"), 0);
+	tzset();
+	assert_int_equal(vsm_tz_offset("", now, &off, &err), 0);
+	vsm_tz_init();
+	assert_string_equal(getenv("TZ"), ":/etc/localtime");
+	assert_int_equal(vsm_tz_offset("", now, &off_init, &err), 0);
+	assert_int_equal(off_init, off);
+	assert_int_equal(vsm_cron_parse("0 9 * * *", &c, &err), 0);
+	assert_int_equal(vsm_cron_next(&c, "Asia/Tokyo", now, &next, &err), 0);
+	assert_string_equal(getenv("TZ"), ":/etc/localtime");
+	/* A TZ already set is left as it is. */
+	assert_int_equal(setenv("TZ", "Asia/Tokyo", 1), 0);
+	vsm_tz_init();
+	assert_string_equal(getenv("TZ"), "Asia/Tokyo");
+
+	if (saved != NULL)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(saved);
+}
+
 /* Threads in four zones at once each get their own zone's answers. */
 struct zone_run {
 	const char *tz;
@@ -623,8 +644,10 @@ zone_thread(void *arg)
 	char             buf[48];
 	int              i;
 
+	z->bad = 1; /* a parse failure must fail the test */
 	if (vsm_cron_parse("30 2 * * *", &c, &err) == -1)
 		return (NULL);
+	z->bad = 0;
 	for (i = 0; i < 300; i++)
 		if (vsm_cron_next_n(&c, z->tz, 1774656000 /* 03-28 00:00Z */,
 		        next, 3, &err) == -1 ||
@@ -670,6 +693,7 @@ main(void)
 	    cmocka_unit_test(test_zone_names_are_checked),
 	    cmocka_unit_test(test_iso_times_format_and_parse),
 	    cmocka_unit_test(test_own_zone_and_tz_restored),
+	    cmocka_unit_test(test_tz_init_keeps_tz_set),
 	    cmocka_unit_test(test_threads_in_different_zones),
 	};
 

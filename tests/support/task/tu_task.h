@@ -12,6 +12,8 @@
 
 #include <jansson.h>
 
+#include "testutil.h"
+
 #define TU_TASK_LINES_MAX 1024
 
 struct tu_task_result {
@@ -64,13 +66,18 @@ const char *tu_task_bin(
  */
 struct CMUnitTest;
 
-/* DIR/FMT..., from a ring of 8 buffers: a few can be used at once. */
+/* DIR/FMT..., from a ring of 16 buffers: a few can be used at once. */
 const char *tu_path(const char *dir, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Write text to path, then chmod it to mode unless mode is 0. */
-void tu_put(const char *path, const char *text, int mode);
-/* The integer at key of o; the test fails when there is none. */
-int64_t tu_jint(json_t *o, const char *key);
+/*
+ * The integer, number, boolean or string at key of o (o may be NULL); the
+ * test fails when there is none or it has another type. tu_jtext's string
+ * belongs to o.
+ */
+int64_t     tu_jint(json_t *o, const char *key);
+double      tu_jnum(json_t *o, const char *key);
+int         tu_jbool(json_t *o, const char *key);
+const char *tu_jtext(json_t *o, const char *key);
 /* Run module on bin: it must end error with a message holding needle. */
 void tu_task_expect_error(const char *bin, const char *cfg, const char *module,
     const char *const *kv, const char *needle);

@@ -21,7 +21,7 @@
 const char *
 tu_path(const char *dir, const char *fmt, ...)
 {
-	static char buf[8][PATH_MAX];
+	static char buf[16][PATH_MAX];
 	static int  k;
 	char        rel[PATH_MAX / 2];
 	va_list     ap;
@@ -29,33 +29,62 @@ tu_path(const char *dir, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(rel, sizeof(rel), fmt, ap);
 	va_end(ap);
-	k = (k + 1) % 8;
+	k = (k + 1) % 16;
 	if ((size_t)snprintf(buf[k], sizeof(buf[k]), "%.*s/%s", PATH_MAX / 4,
 	        dir, rel) >= sizeof(buf[k]))
 		fail_msg("path too long");
 	return (buf[k]);
 }
 
-void
-tu_put(const char *path, const char *text, int mode)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-	if (mode != 0)
-		assert_int_equal(chmod(path, (mode_t)mode), 0);
-}
-
-int64_t
-tu_jint(json_t *o, const char *key)
+/* The value at key of o; the test fails when there is none. */
+static json_t *
+tu_jget(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
 
 	if (v == NULL)
 		fail_msg("no '%s' in the result", key);
+	return (v);
+}
+
+int64_t
+tu_jint(json_t *o, const char *key)
+{
+	json_t *v = tu_jget(o, key);
+
+	if (!json_is_integer(v))
+		fail_msg("'%s' is not an integer", key);
 	return ((int64_t)json_integer_value(v));
+}
+
+double
+tu_jnum(json_t *o, const char *key)
+{
+	json_t *v = tu_jget(o, key);
+
+	if (!json_is_number(v))
+		fail_msg("'%s' is not a number", key);
+	return (json_number_value(v));
+}
+
+int
+tu_jbool(json_t *o, const char *key)
+{
+	json_t *v = tu_jget(o, key);
+
+	if (!json_is_boolean(v))
+		fail_msg("'%s' is not a boolean", key);
+	return (json_is_true(v));
+}
+
+const char *
+tu_jtext(json_t *o, const char *key)
+{
+	json_t *v = tu_jget(o, key);
+
+	if (!json_is_string(v))
+		fail_msg("'%s' is not a string", key);
+	return (json_string_value(v));
 }
 
 void
