@@ -18,6 +18,20 @@
 #define AGENTS_ERR_UNKNOWN 404
 #define AGENTS_ERR_STORE   503
 #define AGENTS_CAPS_MAX    256 /* modules, and commands, in a Hello */
+/* A number constant as a string literal, for fixed refusal messages. */
+#define AGENTS_STR_(x) #x
+#define AGENTS_STR(x)  AGENTS_STR_(x)
+
+static const char agents_too_many_commands[] =
+    "invalid capabilities: more than " AGENTS_STR(AGENTS_CAPS_MAX) " commands";
+static const char agents_too_many_modules[] =
+    "invalid capabilities: more than " AGENTS_STR(AGENTS_CAPS_MAX) " modules";
+static const char agents_bad_command[] =
+    "invalid capabilities: a command name is not exec.NAME (1-" AGENTS_STR(
+        VSM_MODULE_NAME_MAX) " of A-Z a-z 0-9 . _ -)";
+static const char agents_bad_module[] =
+    "invalid capabilities: a module name is not 1-" AGENTS_STR(
+        VSM_MODULE_NAME_MAX) " of A-Z a-z 0-9 . _ - (a family ends in .*)";
 
 int
 agents_reply(struct vsm_srv_req *req, const Vsm__Envelope *env)
@@ -91,9 +105,8 @@ agents_cap_list(json_t *o, const char *key, char *const *names, size_t n,
 	size_t      i, j;
 
 	if (n > AGENTS_CAPS_MAX)
-		return (commands
-		        ? "invalid capabilities: more than 256 commands"
-		        : "invalid capabilities: more than 256 modules");
+		return (commands ? agents_too_many_commands
+		                 : agents_too_many_modules);
 	if ((a = json_array()) == NULL || json_object_set_new(o, key, a) == -1)
 		return ("controller out of memory; retry");
 	for (i = 0; i < n; i++) {
@@ -106,12 +119,8 @@ agents_cap_list(json_t *o, const char *key, char *const *names, size_t n,
 			          "a valid %s",
 			    host, key, agents_printable(name, pr, sizeof(pr)),
 			    commands ? "exec.NAME" : "module name");
-			return (commands
-			        ? "invalid capabilities: a command name is not "
-			          "exec.NAME (1-80 of A-Z a-z 0-9 . _ -)"
-			        : "invalid capabilities: a module name is not "
-			          "1-80 of A-Z a-z 0-9 . _ - (a family ends in "
-			          ".*)");
+			return (
+			    commands ? agents_bad_command : agents_bad_module);
 		}
 		for (j = 0; j < i; j++)
 			if (strcmp(names[j], name) == 0) {

@@ -397,8 +397,8 @@ static int
 art_check_open(struct artifacts *a, int64_t host_id, const Vsm__ArtifactOpen *m,
     struct upload *u, char task[STORE_ID_LEN + 1], struct vsm_err *err)
 {
-	struct store_task t;
-	int               rc;
+	int64_t owner;
+	int     rc;
 
 	if (!vsm_artifact_name_valid(m->name) ||
 	    m->blake2b.len != VSM_ARTIFACT_HASH_LEN ||
@@ -413,9 +413,9 @@ art_check_open(struct artifacts *a, int64_t host_id, const Vsm__ArtifactOpen *m,
 		    m->name, m->size, a->max_size);
 		return (VSM_ART_ERR_TOOBIG);
 	}
-	if ((rc = store_task_get(a->cd->st, task, &t, err)) == -1)
+	if ((rc = store_task_host(a->cd->st, task, &owner, err)) == -1)
 		return (VSM_ART_ERR_BUSY);
-	if (rc == STORE_NOTFOUND || t.host_id != host_id) {
+	if (rc == STORE_NOTFOUND || owner != host_id) {
 		vsm_err_set(err, "task %s is not this host's", m->task_id);
 		return (VSM_ART_ERR_FORBIDDEN);
 	}
@@ -442,7 +442,7 @@ artifacts_open(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
 	struct store_artifact row;
 	struct vsm_err        err;
 	char                  task[STORE_ID_LEN + 1], hex[VSM_ARTIFACT_HEX_LEN];
-	int                   code;
+	int                   code, rc;
 
 	if ((u = calloc(1, sizeof(*u))) == NULL) {
 		vsm_srv_drop(req);
@@ -484,11 +484,11 @@ artifacts_open(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
 		art_put(a, old);
 	}
 
-	if (store_artifact_add(cd->st, task, u->rel, ctld_now(), &row, &err) ==
-	    -1) {
-		code = strstr(err.msg, "belongs to") != NULL
-		    ? VSM_ART_ERR_CONFLICT
-		    : VSM_ART_ERR_BUSY;
+	if ((rc = store_artifact_add(
+	         cd->st, task, u->rel, ctld_now(), &row, &err)) != 0) {
+		/* Another task's path is a conflict; the rest is transient. */
+		code = rc == STORE_EXISTS ? VSM_ART_ERR_CONFLICT
+		                          : VSM_ART_ERR_BUSY;
 		goto fail;
 	}
 	u->row = row.id;

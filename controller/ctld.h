@@ -14,8 +14,10 @@
 #ifndef VSM_CTLD_H
 #define VSM_CTLD_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "chan.h"
 #include "config.h"
@@ -58,6 +60,14 @@ struct ctld {
 /* Wall clock and monotonic clock, milliseconds. */
 int64_t ctld_now(void);
 int64_t ctld_mono(void);
+
+/*
+ * monoclock.c: ctld_cond_init makes cv wait on CLOCK_MONOTONIC;
+ * ctld_deadline_in sets ts to ms from now on that clock, for
+ * pthread_cond_timedwait on such a cv.
+ */
+void ctld_cond_init(pthread_cond_t *cv);
+void ctld_deadline_in(struct timespec *ts, unsigned ms);
 
 /* init.c, daemon.c: the subcommands. Return the exit code 0/1/2. */
 int init_main(int argc, char **argv);
@@ -131,7 +141,9 @@ void dispatch_wake(struct ctld *cd, int64_t host_id);
 void dispatch_wake_many(struct ctld *cd, const int64_t *ids, size_t n);
 /*
  * The accepted hosts the selector matches: 0 with *ids (free it) and
- * *n >= 1, or -1 with err set (*usage when the selector is bad).
+ * *n >= 1; 1 with err set when the selector is bad (*usage set) or
+ * matches no host; -1 with err set on a store error or out of memory
+ * (worth trying again).
  */
 int dispatch_targets(struct ctld *cd, const char *target, int64_t **ids,
     size_t *n, int *usage, struct vsm_err *err);

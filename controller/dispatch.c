@@ -310,6 +310,7 @@ dispatch_targets(struct ctld *cd, const char *target, int64_t **idsp,
 	if (vsm_selector_parse(target, &sel, &e) == -1) {
 		*usage = 1;
 		vsm_err_set(err, "target '%s': %s", target, e.msg);
+		ret = 1;
 		goto out;
 	}
 	/* Only hosts whose key is accepted: revoked ones get nothing. */
@@ -330,6 +331,7 @@ dispatch_targets(struct ctld *cd, const char *target, int64_t **idsp,
 	}
 	if (n == 0) {
 		vsm_err_set(err, "no host matches '%s'", target);
+		ret = 1;
 		goto out;
 	}
 	*idsp = ids;
@@ -355,7 +357,7 @@ dispatch_job_create(struct ctld *cd, const struct store_actor *who,
 	int                   ret = -1;
 
 	*nhosts = 0;
-	if (dispatch_targets(cd, target, &ids, &n, usage, err) == -1)
+	if (dispatch_targets(cd, target, &ids, &n, usage, err) != 0)
 		goto out;
 	memset(&spec, 0, sizeof(spec));
 	spec.module = module;

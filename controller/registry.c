@@ -59,7 +59,7 @@ registry_new(struct ctld *cd, struct registry **out)
 		return (-1);
 	reg->cd = cd;
 	pthread_mutex_init(&reg->mtx, NULL);
-	pthread_cond_init(&reg->cv, NULL);
+	ctld_cond_init(&reg->cv);
 	vsm_map_init(&reg->hosts);
 	*out = reg;
 	return (0);
@@ -415,10 +415,7 @@ reg_main(void *arg)
 		period = 50;
 	pthread_mutex_lock(&reg->mtx);
 	while (!reg->stop) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += (period % 1000) * 1000000;
-		ts.tv_sec += period / 1000 + ts.tv_nsec / 1000000000;
-		ts.tv_nsec %= 1000000000;
+		ctld_deadline_in(&ts, (unsigned)period);
 		pthread_cond_timedwait(&reg->cv, &reg->mtx, &ts);
 		if (reg->stop)
 			break;

@@ -19,6 +19,8 @@
 #include "log.h"
 #include "scheduler.h"
 
+#define SCHED_DONE_SLOTS 256
+
 struct scheduler {
 	struct ctld    *cd;
 	sched_clock_fn *clock;
@@ -30,6 +32,8 @@ struct scheduler {
 	pthread_t       thr;
 	int             running;
 	int             stop;
+	/* Last jobs seen finished, by a hash of their id (a miss asks). */
+	char done[SCHED_DONE_SLOTS][STORE_ID_LEN + 1];
 };
 
 static const struct store_actor sched_actor = {"scheduler", "system"};
@@ -42,7 +46,8 @@ sched_wall(void *arg)
 	return (ctld_now());
 }
 
-int64_t
+/* The clock the scheduler runs on, ms. */
+static int64_t
 scheduler_now(struct scheduler *sc)
 {
 	return (sc->clock(sc->clock_arg));
@@ -62,7 +67,7 @@ scheduler_new(struct ctld *cd, sched_clock_fn *clock, void *clock_arg,
 	sc->clock_arg = clock_arg;
 	pthread_mutex_init(&sc->mtx, NULL);
 	pthread_mutex_init(&sc->lk, NULL);
-	pthread_cond_init(&sc->cv, NULL);
+	ctld_cond_init(&sc->cv);
 	*out = sc;
 	return (0);
 }
@@ -190,19 +195,37 @@ sched_when(const struct store_schedule *s, int64_t t, char *buf, size_t len)
 	return (buf);
 }
 
+/* The slot of sc->done that job would be remembered in. */
+static char *
+sched_done_slot(struct scheduler *sc, const char *job)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *job != '\0'; job++)
+		h = (h ^ (uint8_t)*job) * 16777619u;
+	return (sc->done[h % SCHED_DONE_SLOTS]);
+}
+
 /*
  * Is the schedule's last job unfinished? Cancels it first when it has run
- * longer than run_timeout. 1 yes, 0 no (or no job), -1 store error.
+ * longer than run_timeout. With cached, a job seen finished before is
+ * taken as finished without asking the store (for the run-timeout check
+ * of a schedule with nothing due). 1 yes, 0 no (or no job), -1 store
+ * error.
  */
 static int
 sched_job_active(struct scheduler *sc, const struct store_schedule *s,
-    int64_t now, struct vsm_err *err)
+    int64_t now, int cached, struct vsm_err *err)
 {
 	struct store_job j;
+	char            *slot;
 	size_t           left, n;
 	int              rc;
 
 	if (s->last_job[0] == '\0')
+		return (0);
+	slot = sched_done_slot(sc, s->last_job);
+	if (cached && strcmp(slot, s->last_job) == 0)
 		return (0);
 	if ((rc = store_job_get(sc->cd->st, s->last_job, &j, err)) != 0)
 		return (rc == STORE_NOTFOUND ? 0 : -1);
@@ -220,14 +243,18 @@ sched_job_active(struct scheduler *sc, const struct store_schedule *s,
 		    s->name, j.id, n);
 		left = 0;
 	}
+	if (left == 0)
+		snprintf(slot, STORE_ID_LEN + 1, "%s", s->last_job);
 	store_job_clear(&j);
 	return (left > 0);
 }
 
 /*
  * Make the job of a run that fires and record it, with the run, in one
- * store transaction; wake its hosts. A selector that matches nothing
- * records the run as failed. 0, STORE_EXISTS, or -1 with err set.
+ * store transaction; wake its hosts. A selector that is bad or matches
+ * nothing records the run as failed; a store error while finding the
+ * hosts records nothing (-1), so the next tick plans the run again.
+ * 0, STORE_EXISTS, or -1 with err set.
  */
 static int
 sched_fire(struct scheduler *sc, const struct store_actor *who,
@@ -238,7 +265,7 @@ sched_fire(struct scheduler *sc, const struct store_actor *who,
 	struct store_job_spec   spec;
 	struct vsm_err          e;
 	int64_t                *ids = NULL, *nb = NULL;
-	size_t                  i, n = 0;
+	size_t                  i, n = 0, nc, nw;
 	int                     usage, rc = -1;
 
 	memset(&step, 0, sizeof(step));
@@ -247,7 +274,13 @@ sched_fire(struct scheduler *sc, const struct store_actor *who,
 	step.update = d->pending;
 	step.next_due = d->next_due;
 	step.pending_due = d->pending_due;
-	if (dispatch_targets(sc->cd, s->target, &ids, &n, &usage, &e) == -1) {
+	rc = dispatch_targets(sc->cd, s->target, &ids, &n, &usage, &e);
+	if (rc == -1) {
+		/* Transient: record nothing, the next tick plans it again. */
+		vsm_err_set(err, "%s", e.msg);
+		goto out;
+	}
+	if (rc == 1) {
 		step.outcome = STORE_RUN_FAILED;
 		step.reason = e.msg[0] != '\0' ? e.msg : "no host";
 		if (strlen(e.msg) >= STORE_SHORT_MAX)
@@ -288,7 +321,34 @@ sched_fire(struct scheduler *sc, const struct store_actor *who,
 		res->outcome = STORE_RUN_FIRED;
 		res->ntasks = n;
 		snprintf(res->reason, sizeof(res->reason), "%s", step.reason);
-		dispatch_wake_many(sc->cd, ids, n);
+		/*
+		 * The old job is cancelled only once the new one is stored
+		 * (the step marked its run replaced): a failed step leaves
+		 * it running, and the next tick plans again.
+		 */
+		if (step.replaced_job != NULL) {
+			if (dispatch_job_cancel(
+			        sc->cd, who, step.replaced_job, &nc, &e) == -1)
+				log_warnx("schedule %s: job %s not cancelled "
+				          "(%s)",
+				    s->name, step.replaced_job, e.msg);
+			else
+				log_info("schedule %s: job %s replaced (%zu "
+				         "tasks cancelled)",
+				    s->name, step.replaced_job, nc);
+		}
+		/*
+		 * Wake only the hosts whose task may start now; sched_wake
+		 * wakes the others when their splay is over.
+		 */
+		if (nb != NULL) {
+			for (i = 0, nw = 0; i < n; i++)
+				if (nb[i] <= now)
+					ids[nw++] = ids[i];
+		} else
+			nw = n;
+		if (nw > 0)
+			dispatch_wake_many(sc->cd, ids, nw);
 	}
 out:
 	free(nb);
@@ -297,9 +357,10 @@ out:
 }
 
 /*
- * Carry out one decision: cancel the last job (replace), fire, or record
- * the run as queued, waiting or skipped. Logs what it did. 0, or -1 with
- * err set (the plan stops there: the next tick plans again).
+ * Carry out one decision: fire (replace cancels the last job once the
+ * new one is stored), or record the run as queued, waiting or skipped.
+ * Logs what it did. 0, or -1 with err set (the plan stops there: the
+ * next tick plans again).
  */
 static int
 sched_do(struct scheduler *sc, const struct store_actor *who,
@@ -308,20 +369,11 @@ sched_do(struct scheduler *sc, const struct store_actor *who,
 {
 	struct store_sched_step step;
 	char                    when[48];
-	size_t                  n;
 	int                     rc;
 
 	memset(res, 0, sizeof(*res));
 	res->due = d->due;
 	sched_when(s, d->due, when, sizeof(when));
-	if (d->act == SCHED_REPLACE && s->last_job[0] != '\0') {
-		if (dispatch_job_cancel(sc->cd, who, s->last_job, &n, err) ==
-		    -1)
-			return (-1);
-		log_info("schedule %s: run due %s replaces job %s (%zu tasks "
-		         "cancelled)",
-		    s->name, when, s->last_job, n);
-	}
 	if (d->act == SCHED_FIRE || d->act == SCHED_REPLACE) {
 		rc = sched_fire(sc, who, s, d, now, res, err);
 	} else {
@@ -378,18 +430,26 @@ sched_one(struct scheduler *sc, const struct store_actor *who,
 	size_t              i;
 	int                 active = 0, ret = -1;
 
+	/*
+	 * Nothing can be due (the plan would be empty): parse and plan
+	 * nothing; only a last job still going may need its run timeout.
+	 */
+	if (fire_now == 0 &&
+	    (!s->enabled ||
+	        (s->next_due != 0 && s->next_due > now &&
+	            s->pending_due == 0))) {
+		if (s->run_timeout_ms > 0 &&
+		    sched_job_active(sc, s, now, 1, err) == -1)
+			return (-1);
+		return (0);
+	}
 	if (vsm_cron_parse(s->cron, &cron, err) == -1 ||
 	    (s->window[0] != '\0' &&
 	        vsm_window_parse(s->window, &win, err) == -1))
 		return (-1);
-	/* Only a run that may be due needs the last job's state. */
-	if ((s->enabled &&
-	        (s->next_due == 0 || s->next_due <= now ||
-	            s->pending_due != 0)) ||
-	    fire_now != 0 || s->run_timeout_ms > 0) {
-		if ((active = sched_job_active(sc, s, now, err)) == -1)
-			return (-1);
-	}
+	/* A run may be due: it needs the last job's state. */
+	if ((active = sched_job_active(sc, s, now, 0, err)) == -1)
+		return (-1);
 	memset(&in, 0, sizeof(in));
 	in.s = s;
 	in.cron = &cron;
@@ -511,13 +571,7 @@ sched_main(void *arg)
 		pthread_mutex_unlock(&sc->lk);
 		scheduler_tick(sc, scheduler_now(sc));
 		pthread_mutex_lock(&sc->lk);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += SCHED_TICK_MS / 1000;
-		ts.tv_nsec += (SCHED_TICK_MS % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ctld_deadline_in(&ts, SCHED_TICK_MS);
 		if (!sc->stop)
 			pthread_cond_timedwait(&sc->cv, &sc->lk, &ts);
 	}

@@ -86,7 +86,8 @@ struct sched_plan {
  * deadline runs), the pending run, the run due now and a manual one, in
  * that order; each decision carries the state to record with it so that
  * a crash between two of them loses and doubles nothing. A disabled
- * schedule plans nothing (a manual run still does). 0, or -1 with err
+ * schedule plans nothing, not even a manual run (scheduler_fire refuses
+ * one). 0, or -1 with err
  * set (a zone or an expression that cannot be evaluated).
  */
 int sched_plan(
@@ -153,11 +154,9 @@ void scheduler_tick(struct scheduler *sc, int64_t now);
 /*
  * Make schedule `name` due now (schedule.fire) and decide that run as
  * any other (window, overlap); the job is made by who. 0 with *res set,
- * STORE_NOTFOUND, or -1 with err set.
+ * STORE_NOTFOUND, or -1 with err set (a disabled schedule is refused).
  */
 int scheduler_fire(struct scheduler *sc, const struct store_actor *who,
     const char *name, struct sched_result *res, struct vsm_err *err);
-/* The clock the scheduler runs on, ms. */
-int64_t scheduler_now(struct scheduler *sc);
 
 #endif /* VSM_SCHEDULER_H */

@@ -5,7 +5,6 @@
  * plan out, and the unit tests drive it with any instant they like.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -272,12 +271,10 @@ sched_plan(
 		return (-1);
 	/* Missed rows keep next_due where it was when a run follows. */
 	p->missed_next = run != 0 ? s->next_due : p->next_due;
+	/* Disabled: nothing (scheduler_fire refuses a manual run). */
 	if (!s->enabled) {
-		pending = 0;
-		if (in->fire_now == 0) {
-			p->pending_due = s->pending_due;
-			return (0);
-		}
+		p->pending_due = s->pending_due;
+		return (0);
 	}
 	/* The pending run first: it has waited longest. */
 	if (pending != 0) {

@@ -298,13 +298,6 @@ int store_task_host(struct store *st, const char *task_id, int64_t *host_id,
 int store_task_list(struct store *st, const char *job_id,
     struct store_task **out, size_t *n, struct vsm_err *err);
 
-/*
- * Claim work for a host: at most `max` queued tasks, oldest first, and no
- * more than `limit` sent or running at once. A task is not handed out
- * before its not_before, nor while its job has max_parallel tasks sent or
- * running. The tasks become sent (with deadline now + timeout) in one
- * transaction. store_tasks_free(*out, *n).
- */
 /* One host's part of store_task_next_many. */
 struct store_claim {
 	int64_t            host_id;
@@ -321,6 +314,13 @@ struct store_claim {
  */
 int store_task_next_many(struct store *st, struct store_claim *cv, size_t n,
     unsigned limit, int64_t now, struct vsm_err *err);
+/*
+ * Claim work for a host: at most `max` queued tasks, oldest first, and no
+ * more than `limit` sent or running at once. A task is not handed out
+ * before its not_before, nor while its job has max_parallel tasks sent or
+ * running. The tasks become sent (with deadline now + timeout) in one
+ * transaction. store_tasks_free(*out, *n).
+ */
 int store_task_next(struct store *st, int64_t host_id, unsigned limit,
     unsigned max, int64_t now, struct store_task **out, size_t *n,
     struct vsm_err *err);
@@ -399,8 +399,9 @@ struct store_artifact {
 void store_artifacts_free(struct store_artifact *v, size_t n);
 /*
  * The artifact at path, created (incomplete) if there is none yet: an
- * upload that resumes finds its row again. Refused when the path belongs
- * to another task. *out gets the row (free out->path: store_artifact_clear).
+ * upload that resumes finds its row again. 0 with *out (free out->path:
+ * store_artifact_clear); STORE_EXISTS with err set when the path belongs
+ * to another task (out->task_id names it); or -1 with err set.
  */
 int  store_artifact_add(struct store *st, const char *task_id, const char *path,
      int64_t now, struct store_artifact *out, struct vsm_err *err);

@@ -309,7 +309,10 @@ static const char *const sq_sql[S__MAX] = {
     [S_SCHED_ENABLE] = "UPDATE schedules SET enabled = ?2, next_due = CASE "
                        "WHEN ?2 THEN ?3 ELSE next_due END, pending_due = 0, "
                        "updated_at = ?4 WHERE name = ?1",
-    /* The definition from the file; ?20: the cron or zone changed. */
+    /*
+     * The definition from the file; ?20: the cron or zone changed. A
+     * disabled schedule keeps no pending run.
+     */
     [S_SCHED_REDEFINE] =
         "UPDATE schedules SET source = 'config', module = ?2, params = ?3, "
         "target = ?4, cron = ?5, tz = ?6, win = ?7, window_policy = ?8, "
@@ -317,7 +320,8 @@ static const char *const sq_sql[S__MAX] = {
         "splay_ms = ?12, timeout_ms = ?13, run_timeout_ms = ?14, "
         "starting_deadline_ms = ?15, retries = ?16, enabled = ?17, "
         "cfg_enabled = ?18, updated_at = ?19, next_due = CASE WHEN ?20 THEN "
-        "0 ELSE next_due END WHERE name = ?1",
+        "0 ELSE next_due END, pending_due = CASE WHEN ?17 THEN pending_due "
+        "ELSE 0 END WHERE name = ?1",
     [S_SCHED_CONFIG_NAMES] = "SELECT name FROM schedules WHERE source = "
                              "'config'",
     /* ?8 NULL keeps last_job (the last run that fired). */
@@ -2301,15 +2305,17 @@ sq_artifact_add(void *db, const char *task_id, const char *path, int64_t now,
 	if (strcmp(out->task_id, task_id) != 0) {
 		vsm_err_set(
 		    err, "artifact %s belongs to task %s", path, out->task_id);
-		store_artifact_clear(out);
+		store_artifact_clear(out); /* out->task_id names the owner */
+		ret = STORE_EXISTS;
 		goto out;
 	}
 	ret = 0;
 out:
-	if (tx_end(s, ret == 0, err) == -1) {
-		store_artifact_clear(out);
+	/* tx_end() of a refusal rolls back and says -1: keep the reason. */
+	if (tx_end(s, ret == 0, err) == -1 && ret == 0)
 		ret = -1;
-	}
+	if (ret == -1)
+		store_artifact_clear(out);
 	return (ret);
 }
 
@@ -2802,6 +2808,15 @@ sched_sync_one(struct sq *s, const struct store_actor *who,
 	        (enabled && !old.enabled));
 	if (sq_run(&s->w, stmt, "schedule update", err) == -1)
 		goto out;
+	/* Disabled: its queued or waiting run is dropped, as on disable. */
+	if (!enabled) {
+		if ((stmt = sq_prep(&s->w, S_RUN_DROP_PENDING, err)) == NULL)
+			goto out;
+		bind_text(stmt, 1, v->name);
+		sqlite3_bind_int64(stmt, 2, now);
+		if (sq_run(&s->w, stmt, "schedule pending run", err) == -1)
+			goto out;
+	}
 	(*changed)++;
 	ret = 0;
 out:

@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "ctld.h"
 #include "err.h"
 #include "log.h"
 #include "store.h"
@@ -110,18 +111,6 @@ done:
 	}
 }
 
-static void
-deadline_in(struct timespec *ts, unsigned ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 static void *
 writer_main(void *arg)
 {
@@ -143,7 +132,7 @@ writer_main(void *arg)
 		}
 		/* Gather: up to batch_max ops or batch_ms after the first. */
 		if (w->batch_ms > 0 && w->qlen < w->batch_max && !w->stopping) {
-			deadline_in(&until, w->batch_ms);
+			ctld_deadline_in(&until, w->batch_ms);
 			while (w->qlen < w->batch_max && !w->stopping &&
 			    pthread_cond_timedwait(
 			        &w->cond, &w->lock, &until) != ETIMEDOUT)
@@ -166,13 +155,8 @@ writer_main(void *arg)
 void
 store_writer_init(struct store_writer *w)
 {
-	pthread_condattr_t ca;
-
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	ctld_cond_init(&w->cond);
 }
 
 int

@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "ctld.h"
 #include "log.h"
@@ -708,6 +709,74 @@ fire_makes_a_run_due_now(void **state)
 	assert_non_null(strstr(err.msg, "disabled"));
 }
 
+/* Run sql on the store's file over a second connection. */
+static void
+raw_sql(struct fx *f, const char *sql)
+{
+	sqlite3 *db = NULL;
+	char    *msg = NULL;
+
+	if (sqlite3_open(f->path, &db) != SQLITE_OK ||
+	    sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg != NULL ? msg : sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+static void
+a_store_error_finding_hosts_records_nothing_and_fires_later(void **state)
+{
+	struct fx            *f = *state;
+	struct store_schedule s;
+
+	add_sched(f, "ping", "* * * * *", STORE_OVERLAP_ALLOW, FRI + MIN, &s);
+	f->now = FRI;
+	add(f, &s);
+	/* The hosts cannot be read: a store error, not "no host". */
+	raw_sql(f, "ALTER TABLE agent_keys RENAME TO agent_keys_gone");
+	tick(f, FRI + MIN + 500);
+	assert_int_equal(count_jobs(f, "ping"), 0);
+	assert_int_equal(count_runs(f, "ping", STORE_RUN_FAILED, NULL), 0);
+	/* The store is back: the same due instant fires at the next tick. */
+	raw_sql(f, "ALTER TABLE agent_keys_gone RENAME TO agent_keys");
+	tick(f, FRI + MIN + 1500);
+	assert_int_equal(count_jobs(f, "ping"), 1);
+	assert_int_equal(count_runs(f, "ping", STORE_RUN_FIRED, NULL), 1);
+	assert_int_equal(count_runs(f, "ping", STORE_RUN_FAILED, NULL), 0);
+}
+
+static void
+a_run_past_its_run_timeout_is_cancelled_between_dues(void **state)
+{
+	struct fx            *f = *state;
+	struct store_schedule s, got;
+	struct store_job      j;
+	struct vsm_err        err = {""};
+
+	add_sched(
+	    f, "hourly", "0 * * * *", STORE_OVERLAP_ALLOW, FRI + HOUR, &s);
+	s.run_timeout_ms = 10 * MIN;
+	f->now = FRI;
+	add(f, &s);
+	tick(f, FRI + HOUR + 500);
+	assert_int_equal(count_jobs(f, "hourly"), 1);
+	assert_int_equal(store_sched_get(f->cd.st, "hourly", &got, &err), 0);
+	assert_int_equal(got.next_due, FRI + 2 * HOUR);
+	/* Nothing is due until the next hour; the job still may run. */
+	tick(f, FRI + HOUR + 5 * MIN);
+	assert_int_equal(store_job_get(f->cd.st, got.last_job, &j, &err), 0);
+	assert_int_equal(j.nstate[STORE_TASK_QUEUED], 3);
+	store_job_clear(&j);
+	/* Past run_timeout, still before the next due: cancelled. */
+	tick(f, FRI + HOUR + 11 * MIN);
+	assert_int_equal(store_job_get(f->cd.st, got.last_job, &j, &err), 0);
+	assert_int_equal(j.nstate[STORE_TASK_QUEUED], 0);
+	assert_int_equal(j.nstate[STORE_TASK_CANCELLED], 3);
+	store_job_clear(&j);
+	tick(f, FRI + HOUR + 12 * MIN);
+	assert_int_equal(count_jobs(f, "hourly"), 1);
+	store_schedule_clear(&got);
+}
+
 int
 main(void)
 {
@@ -731,6 +800,12 @@ main(void)
 	        teardown),
 	    cmocka_unit_test_setup_teardown(
 	        fire_makes_a_run_due_now, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        a_store_error_finding_hosts_records_nothing_and_fires_later,
+	        setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        a_run_past_its_run_timeout_is_cancelled_between_dues, setup,
+	        teardown),
 	};
 
 	vsm_log_init("test_ctl_sched", VSM_LOG_ERROR, 0);

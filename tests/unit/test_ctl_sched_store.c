@@ -521,6 +521,51 @@ config_sync_adds_updates_removes_and_keeps_overrides(void **state)
 	    STORE_NOTFOUND);
 }
 
+static void
+config_sync_disabling_drops_the_pending_run(void **state)
+{
+	struct tu_store        *f = *state;
+	struct vsm_err          err = {""};
+	struct store_schedule   v, got;
+	struct store_sched_step st;
+	size_t                  changed;
+	char                    job[STORE_ID_LEN + 1];
+
+	sched_fill(&v, "c");
+	assert_int_equal(
+	    store_sched_sync(f->st, &admin, &v, 1, NOW, &changed, &err), 0);
+	/* A run waits for its window. */
+	memset(&st, 0, sizeof(st));
+	st.schedule = "c";
+	st.due_at = NOW;
+	st.outcome = STORE_RUN_WAITING;
+	st.reason = "window";
+	st.next_due = NOW + 60000;
+	st.pending_due = NOW;
+	assert_int_equal(
+	    store_sched_step(f->st, &sched, &st, NOW, job, &err), 0);
+	/* The file disables it: the waiting run goes, as on disable. */
+	v.enabled = 0;
+	assert_int_equal(
+	    store_sched_sync(f->st, &admin, &v, 1, NOW + 1000, &changed, &err),
+	    0);
+	assert_int_equal(changed, 1);
+	assert_int_equal(store_sched_get(f->st, "c", &got, &err), 0);
+	assert_int_equal(got.enabled, 0);
+	assert_int_equal(got.pending_due, 0);
+	store_schedule_clear(&got);
+	assert_int_equal(raw_count(f,
+	                     "SELECT count(*) FROM schedule_runs WHERE "
+	                     "schedule = 'c' AND outcome IN ('queued', "
+	                     "'waiting')"),
+	    0);
+	assert_int_equal(raw_count(f,
+	                     "SELECT count(*) FROM schedule_runs WHERE "
+	                     "schedule = 'c' AND outcome = 'skipped' AND "
+	                     "reason = 'disabled'"),
+	    1);
+}
+
 int
 main(void)
 {
@@ -544,6 +589,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        config_sync_adds_updates_removes_and_keeps_overrides,
 	        tu_store_setup, tu_store_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        config_sync_disabling_drops_the_pending_run, tu_store_setup,
+	        tu_store_teardown),
 	};
 
 	if (sodium_init() < 0)

@@ -929,7 +929,7 @@ store_survives_close_and_reopen(void **state)
 	assert_int_equal(
 	    store_artifact_add(f->st, "0123456789abcdef0123456789abcdef",
 	        "backups/db-1/base.tar.zst", NOW, &a1, &err),
-	    -1);
+	    STORE_EXISTS);
 	assert_non_null(strstr(err.msg, "belongs to task"));
 	memset(hash, 0xab, sizeof(hash));
 	assert_int_equal(
