@@ -79,10 +79,7 @@ auth_validate(
     struct task_ctx *ctx, const struct task_params *p, struct vsm_err *err)
 {
 	(void)ctx;
-	if (params_num(p, "warn") > params_num(p, "fail"))
-		return (vsm_err_set(
-		    err, "parameter 'warn': above parameter 'fail'"));
-	return (0);
+	return (params_check_order(p, "warn", "fail", err));
 }
 
 /* The last occurrence of needle in s, or NULL. */
@@ -169,7 +166,8 @@ auth_count(struct auth *a, const char *addr, int kind, int64_t n)
 
 /*
  * Read the auth log at fd through r, its last max_bytes at most (*capped
- * set when it is longer). 0, or -1 when out of memory.
+ * set when it is longer). 0, or -1 when out of memory; a read error ends
+ * the reading with r->error set.
  */
 static int
 auth_read(struct auth *a, int fd, const struct stat *st, time_t now,
@@ -182,12 +180,9 @@ auth_read(struct auth *a, int fd, const struct stat *st, time_t now,
 	time_t      t;
 	int         kind;
 
-	logs_reader_init(r, fd, max_bytes);
-	if ((uint64_t)st->st_size > max_bytes) {
-		if (lseek(fd, st->st_size - (off_t)max_bytes, SEEK_SET) != -1)
-			r->skip = 1;
+	(void)logs_reader_tail(r, fd, (uint64_t)st->st_size, max_bytes);
+	if ((uint64_t)st->st_size > max_bytes)
 		*capped = 1;
-	}
 	while (logs_reader_next(r, &line, &len) == 1) {
 		if ((++a->lines & 4095) == 0 && task_cancelled())
 			break;
@@ -291,6 +286,9 @@ auth_run(struct task_ctx *ctx, const struct task_params *p)
 	if ((top = auth_top(&a, (size_t)params_num(p, "top"), &max)) == NULL)
 		goto out;
 	ts = task_threshold((double)max, (double)warn, (double)fail);
+	/* As logs.scan: counts up to a read error, named, and at least warn. */
+	if (r->error != 0)
+		ts = task_status_worse(ts, VSM__TASK_STATUS__TASK_WARN);
 	res = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:O, "
 	                "s:I, s:I}",
 	    "log", cfg->logs.auth_log, "since_s",
@@ -301,10 +299,14 @@ auth_run(struct task_ctx *ctx, const struct task_params *p)
 	    "lines_before_since", (json_int_t)a.lines_old, "capped", capped,
 	    "sources_capped", a.sources_capped, "top", top, "warn",
 	    (json_int_t)warn, "fail", (json_int_t)fail);
+	if (res != NULL && r->error != 0 &&
+	    json_object_set_new(
+	        res, "read_error", json_string(strerror(r->error))) == -1)
+		goto out;
 	snprintf(summary, sizeof(summary),
-	    "%llu failed logins from %zu sources, at most %lld from one",
+	    "%llu failed logins from %zu sources, at most %lld from one%s",
 	    (unsigned long long)a.events, json_object_size(a.sources),
-	    (long long)max);
+	    (long long)max, r->error != 0 ? " (read error)" : "");
 	ret = task_finish(ctx, ts, summary, res, 0, NULL);
 out:
 	if (fd != -1)

@@ -87,15 +87,6 @@ command_init(
 	cr->timeout_ms = c->timeout_ms;
 }
 
-static uint64_t
-command_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
 /* Emit the complete lines in s->buf; a full buffer goes out as a piece. */
 static int
 command_lines(struct task_ctx *ctx, struct command_stream *s, int flush)
@@ -213,7 +204,7 @@ static void
 command_police(struct command_run *cr, pid_t pid, uint64_t start,
     uint64_t *cancel_at, int *killed)
 {
-	uint64_t now = command_mono_ms();
+	uint64_t now = task_mono_ms();
 
 	if (*killed)
 		return;
@@ -288,7 +279,7 @@ command_run(struct task_ctx *ctx, struct command_run *cr, struct vsm_err *err)
 	st[0].fd = op[0];
 	st[1].fd = ep[0];
 	op[0] = ep[0] = -1;
-	start = command_mono_ms();
+	start = task_mono_ms();
 	if ((pid = command_spawn(cr->argv, op[1], ep[1], err)) == -1)
 		goto out;
 	close(op[1]);
@@ -298,12 +289,12 @@ command_run(struct task_ctx *ctx, struct command_run *cr, struct vsm_err *err)
 	for (;;) {
 		if (!reaped && waitpid(pid, &status, WNOHANG) == pid) {
 			reaped = 1;
-			exited_at = command_mono_ms();
+			exited_at = task_mono_ms();
 		}
 		open = st[0].fd != -1 || st[1].fd != -1;
 		/* Something it left behind holds the pipes: stop reading. */
 		if (reaped &&
-		    (!open || command_mono_ms() - exited_at > COMMAND_DRAIN_MS))
+		    (!open || task_mono_ms() - exited_at > COMMAND_DRAIN_MS))
 			break;
 		if (!reaped)
 			command_police(cr, pid, start, &cancel_at, &killed);
@@ -334,7 +325,7 @@ command_run(struct task_ctx *ctx, struct command_run *cr, struct vsm_err *err)
 			goto out;
 		}
 	pid = -1;
-	cr->duration_ms = command_mono_ms() - start;
+	cr->duration_ms = task_mono_ms() - start;
 	cr->stdout_lines = st[0].lines;
 	cr->stderr_lines = st[1].lines;
 	command_outcome(cr, status);
@@ -357,7 +348,8 @@ out:
 	return (ret);
 }
 
-json_t *
+/* A new JSON array of argv's strings, or NULL when out of memory. */
+static json_t *
 command_argv_json(char *const *argv)
 {
 	json_t *a;
@@ -373,7 +365,12 @@ command_argv_json(char *const *argv)
 	return (a);
 }
 
-json_t *
+/*
+ * The result of a run: command, argv, exit_code, duration_ms,
+ * stdout_lines, stderr_lines, and signal / timed_out when so. New
+ * reference, or NULL when out of memory.
+ */
+static json_t *
 command_result(const struct command_run *cr)
 {
 	json_t *res;

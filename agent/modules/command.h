@@ -71,19 +71,10 @@ void command_init(
 int command_run(
     struct task_ctx *ctx, struct command_run *cr, struct vsm_err *err);
 
-/* A new JSON array of argv's strings, or NULL when out of memory. */
-json_t *command_argv_json(char *const *argv);
-
-/*
- * The result of a run: command, argv, exit_code, duration_ms,
- * stdout_lines, stderr_lines, and signal / timed_out when so. New
- * reference, or NULL when out of memory.
- */
-json_t *command_result(const struct command_run *cr);
-
 /*
  * End the task with a run's outcome: ok when cr->ok, else fail, with
- * command_result and a summary. Returns task_finish's value.
+ * the run's result (command, argv, exit_code, duration_ms, ...) and a
+ * summary. Returns task_finish's value.
  */
 int command_finish(struct task_ctx *ctx, const struct command_run *cr);
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "hostinfo.h"
+#include "module.h"
 
 extern char **environ;
 
@@ -197,15 +198,6 @@ hostinfo_mounts(json_t *arr, const char *path, double *worst)
 	return (0);
 }
 
-static uint64_t
-hostinfo_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
 int
 hostinfo_probe(const char *const *argv, int timeout_ms, char *out, size_t len)
 {
@@ -232,9 +224,9 @@ hostinfo_probe(const char *const *argv, int timeout_ms, char *out, size_t len)
 	close(p[1]);
 	if (pid == -1)
 		goto out;
-	end = hostinfo_mono_ms() + (uint64_t)timeout_ms;
+	end = task_mono_ms() + (uint64_t)timeout_ms;
 	for (;;) {
-		uint64_t now = hostinfo_mono_ms();
+		uint64_t now = task_mono_ms();
 
 		if (now >= end)
 			break;

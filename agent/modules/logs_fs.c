@@ -17,8 +17,7 @@
 #include "logs_fs.h"
 #include "module.h"
 
-/* 1 when real (resolved) lies under one of dirs, each resolved. */
-static int
+int
 logs_real_under(const struct vsm_strlist *dirs, const char *real)
 {
 	char   rd[PATH_MAX];

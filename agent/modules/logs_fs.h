@@ -1,8 +1,8 @@
 /*
- * logs_fs.h: the files the logs modules may touch. A path a task names is
- * resolved (realpath) and must lie under one of the configured directories
- * (each resolved too), so ".." and symlinks out are refused; what is then
- * opened is checked again through /proc/self/fd. Directories are walked
+ * logs_fs.h: the files the logs modules (and cert.check) may touch. A path a
+ * task names is resolved (realpath) and must lie under one of the configured
+ * directories (each resolved too), so ".." and symlinks out are refused; what
+ * is then opened is checked again through /proc/self/fd. Directories are walked
  * relative to directory fds, never following a symlink (fstatat with
  * AT_SYMLINK_NOFOLLOW, openat with O_NOFOLLOW), to a bounded depth.
  */
@@ -18,6 +18,9 @@
 #include "err.h"
 
 #define LOGS_DEPTH_MAX 8 /* directory levels below the one named */
+
+/* 1 when real (resolved) lies under one of dirs (each resolved), else 0. */
+int logs_real_under(const struct vsm_strlist *dirs, const char *real);
 
 /*
  * Resolve path into real (PATH_MAX bytes) and check that it lies under

@@ -19,6 +19,18 @@ logs_reader_init(struct logs_reader *r, int fd, uint64_t max_bytes)
 	r->max_bytes = max_bytes;
 }
 
+uint64_t
+logs_reader_tail(
+    struct logs_reader *r, int fd, uint64_t size, uint64_t max_bytes)
+{
+	logs_reader_init(r, fd, max_bytes);
+	if (max_bytes == 0 || size <= max_bytes ||
+	    lseek(fd, (off_t)(size - max_bytes), SEEK_SET) == -1)
+		return (0);
+	r->skip = 1;
+	return (size - max_bytes);
+}
+
 /* Read more into the buffer (compacted first). Sets eof at the end. */
 static void
 logs_reader_fill(struct logs_reader *r)

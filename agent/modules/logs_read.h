@@ -29,8 +29,17 @@ struct logs_reader {
 void logs_reader_init(struct logs_reader *r, int fd, uint64_t max_bytes);
 
 /*
+ * logs_reader_init, then for a file of size bytes longer than max_bytes
+ * (not 0): seek fd to its last max_bytes and drop the partial line there.
+ * The offset reading starts from; 0 when it is the start (also when the
+ * seek failed).
+ */
+uint64_t logs_reader_tail(
+    struct logs_reader *r, int fd, uint64_t size, uint64_t max_bytes);
+
+/*
  * The next line, without its newline, NUL-terminated, in r's buffer
- * (valid until the next call), cut to LOGS_LINE_MAX - 1 bytes. 1 with a
+ * (valid until the next call), cut to LOGS_LINE_MAX bytes. 1 with a
  * line, 0 at the end (or the cap, or a read error: see r).
  */
 int logs_reader_next(struct logs_reader *r, char **line, size_t *len);

@@ -28,6 +28,7 @@
 #define SCAN_PATTERN_MAX 512
 #define SCAN_SAMPLE_MAX  256 /* bytes of a sample line */
 #define SCAN_FILES_MAX   10000
+#define SCAN_LIST_MAX    200 /* files listed in the result; all counted */
 
 static const struct param_spec logs_scan_params[] = {
     {.name = "path",
@@ -91,8 +92,8 @@ struct scan {
 	int64_t  nsamples;
 	uint64_t max_bytes, bytes;
 	uint64_t matches, lines, lines_old;
-	uint64_t files, files_old, files_compressed;
-	int      capped, files_capped;
+	uint64_t files, files_old, files_compressed, files_matched;
+	int      capped, files_capped, list_capped;
 	json_t  *list; /* files with matches */
 };
 
@@ -130,31 +131,45 @@ logs_scan_validate(
 	regex_t re;
 
 	(void)ctx;
-	if (params_num(p, "warn") > params_num(p, "fail"))
-		return (vsm_err_set(
-		    err, "parameter 'warn': above parameter 'fail'"));
+	if (params_check_order(p, "warn", "fail", err) == -1)
+		return (-1);
 	if (logs_scan_compile(p, &re, err) == -1)
 		return (-1);
 	regfree(&re);
 	return (0);
 }
 
-/* Bytes of s made printable ASCII, cut to SCAN_SAMPLE_MAX, as JSON. */
+/*
+ * Bytes of s cut to SCAN_SAMPLE_MAX and cleaned (task_text_clean), as JSON;
+ * NULL when out of memory.
+ */
 static json_t *
 logs_scan_sample(const char *s, size_t len)
 {
-	char   buf[SCAN_SAMPLE_MAX + 1];
-	size_t i;
+	char buf[SCAN_SAMPLE_MAX + 1];
 
 	if (len > SCAN_SAMPLE_MAX)
 		len = SCAN_SAMPLE_MAX;
-	for (i = 0; i < len; i++)
-		buf[i] =
-		    (unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f
-		    ? '?'
-		    : s[i];
+	task_text_clean(s, len, buf);
 	buf[len] = '\0';
 	return (json_string(buf));
+}
+
+/* path cleaned (task_text_clean) as JSON; NULL when out of memory. */
+static json_t *
+logs_scan_name(const char *path)
+{
+	json_t *j;
+	size_t  len = strlen(path);
+	char   *buf;
+
+	if ((buf = malloc(len + 1)) == NULL)
+		return (NULL);
+	task_text_clean(path, len, buf);
+	buf[len] = '\0';
+	j = json_string(buf);
+	free(buf);
+	return (j);
 }
 
 static int
@@ -182,7 +197,7 @@ logs_scan_fd(struct scan *s, int fd, const char *path, const struct stat *st)
 	struct logs_reader *r = NULL;
 	const char         *rest;
 	uint64_t            budget, from = 0, n = 0, lines = 0;
-	json_t             *samples = NULL, *f;
+	json_t             *samples = NULL, *f, *name;
 	time_t              t;
 	size_t              len;
 	char               *line;
@@ -209,16 +224,10 @@ logs_scan_fd(struct scan *s, int fd, const char *path, const struct stat *st)
 	if ((r = malloc(sizeof(*r))) == NULL ||
 	    (samples = json_array()) == NULL)
 		goto out;
-	logs_reader_init(r, fd, budget);
 	/* More than the budget: its newest lines, from a line start. */
-	if ((uint64_t)st->st_size > budget) {
-		from = (uint64_t)st->st_size - budget;
-		if (lseek(fd, (off_t)from, SEEK_SET) == -1)
-			from = 0;
-		else
-			r->skip = 1;
+	from = logs_reader_tail(r, fd, (uint64_t)st->st_size, budget);
+	if ((uint64_t)st->st_size > budget)
 		s->capped = 1;
-	}
 	while (logs_reader_next(r, &line, &len) == 1) {
 		if ((++lines & 4095) == 0 && task_cancelled())
 			break;
@@ -235,8 +244,15 @@ logs_scan_fd(struct scan *s, int fd, const char *path, const struct stat *st)
 	s->bytes += r->bytes;
 	s->lines += lines;
 	s->matches += n;
-	if (n > 0) {
-		f = json_pack("{s:s, s:I, s:I, s:O}", "path", path, "matches",
+	if (n > 0)
+		s->files_matched++;
+	if (n > 0 && json_array_size(s->list) >= SCAN_LIST_MAX)
+		s->list_capped = 1;
+	else if (n > 0) {
+		if ((name = logs_scan_name(path)) == NULL)
+			goto out;
+		/* json_pack takes name, also on failure. */
+		f = json_pack("{s:o, s:I, s:I, s:O}", "path", name, "matches",
 		    (json_int_t)n, "bytes_read", (json_int_t)r->bytes,
 		    "samples", samples);
 		if (f != NULL && from > 0)
@@ -359,22 +375,23 @@ logs_scan_run(struct task_ctx *ctx, const struct task_params *p)
 	}
 	st = task_threshold((double)s.matches, (double)warn, (double)fail);
 	res = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	                "s:b, s:b, s:I, s:I, s:O, s:I, s:I}",
+	                "s:b, s:b, s:b, s:I, s:I, s:O, s:I, s:I}",
 	    "pattern", params_str(p, "pattern"), "case_sensitive",
 	    (int)params_num(p, "case_sensitive"), "since_s",
 	    (json_int_t)(params_num(p, "since") / 1000), "matches",
 	    (json_int_t)s.matches, "files_scanned", (json_int_t)s.files,
-	    "files_matched", (json_int_t)json_array_size(s.list),
-	    "files_skipped_old", (json_int_t)s.files_old,
-	    "files_skipped_compressed", (json_int_t)s.files_compressed,
-	    "lines_scanned", (json_int_t)s.lines, "lines_before_since",
-	    (json_int_t)s.lines_old, "capped", s.capped, "files_capped",
-	    s.files_capped, "bytes_read", (json_int_t)s.bytes,
-	    "symlinks_skipped", (json_int_t)w.symlinks, "files", s.list, "warn",
-	    (json_int_t)warn, "fail", (json_int_t)fail);
+	    "files_matched", (json_int_t)s.files_matched, "files_skipped_old",
+	    (json_int_t)s.files_old, "files_skipped_compressed",
+	    (json_int_t)s.files_compressed, "lines_scanned",
+	    (json_int_t)s.lines, "lines_before_since", (json_int_t)s.lines_old,
+	    "capped", s.capped, "files_capped", s.files_capped,
+	    "files_listed_capped", s.list_capped, "bytes_read",
+	    (json_int_t)s.bytes, "symlinks_skipped", (json_int_t)w.symlinks,
+	    "files", s.list, "warn", (json_int_t)warn, "fail",
+	    (json_int_t)fail);
 	snprintf(summary, sizeof(summary),
-	    "%llu matching lines in %zu of %llu files%s",
-	    (unsigned long long)s.matches, json_array_size(s.list),
+	    "%llu matching lines in %llu of %llu files%s",
+	    (unsigned long long)s.matches, (unsigned long long)s.files_matched,
 	    (unsigned long long)s.files, s.capped ? " (byte cap reached)" : "");
 	ret = task_finish(ctx, st, summary, res, 0, NULL);
 out:

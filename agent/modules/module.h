@@ -121,12 +121,25 @@ int task_emit_artifact(struct task_ctx *ctx, const char *name, uint64_t size,
 const struct vsm_agent_config *task_config(
     struct task_ctx *ctx, struct vsm_err *err);
 
+/* task_ctx.c: the wall clock (Unix ms) and a monotonic clock (ms). */
+uint64_t task_now_ms(void);
+uint64_t task_mono_ms(void);
+
 /* 1 once SIGTERM arrived (cancel or timeout). */
 int  task_cancelled(void);
 void task_set_cancelled(void);
 
+/*
+ * task_ctx.c: copy len bytes of in to out (which may be in; len bytes, not
+ * terminated): bytes of invalid UTF-8 and controls other than tab become
+ * '?'. Never fails.
+ */
+void task_text_clean(const char *in, size_t len, char *out);
+
 /* Status for a value against warn and fail thresholds (value >= t). */
 Vsm__TaskStatus task_threshold(double value, double warn, double fail);
+/* The worse of a and b: ok < warn < fail < error < any other; a on a tie. */
+Vsm__TaskStatus task_status_worse(Vsm__TaskStatus a, Vsm__TaskStatus b);
 const char     *task_status_name(Vsm__TaskStatus s);
 
 extern const struct task_module mod_sys_ping;

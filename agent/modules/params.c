@@ -190,11 +190,22 @@ params_str(const struct task_params *p, const char *name)
 }
 
 int
+params_check_order(const struct task_params *p, const char *lo, const char *hi,
+    struct vsm_err *err)
+{
+	const struct param_value *l = params_get(p, lo), *h = params_get(p, hi);
+
+	if (l == NULL || h == NULL || !l->set || !h->set || l->num <= h->num)
+		return (0);
+	return (vsm_err_set(err,
+	    "parameter '%s' (%lld) is above parameter '%s' (%lld)", lo,
+	    (long long)l->num, hi, (long long)h->num));
+}
+
+int
 params_check_thresholds(
     struct task_ctx *ctx, const struct task_params *p, struct vsm_err *err)
 {
-	if (params_num(p, "warn_pct") > params_num(p, "fail_pct"))
-		return (vsm_err_set(
-		    err, "parameter 'warn_pct' must not exceed 'fail_pct'"));
-	return (0);
+	(void)ctx;
+	return (params_check_order(p, "warn_pct", "fail_pct", err));
 }

@@ -83,6 +83,13 @@ const char *params_str(const struct task_params *p, const char *name);
 		.max = (maxv), .def = (fail), .help = what " for fail"         \
 	}
 
+/*
+ * Refuse parameter lo above parameter hi (numbers); nothing is checked when
+ * either is unset. 0, or -1 with err naming both.
+ */
+int params_check_order(const struct task_params *p, const char *lo,
+    const char *hi, struct vsm_err *err);
+
 struct task_ctx;
 /* A validate for PARAM_THRESHOLDS: refuses warn_pct above fail_pct. */
 int params_check_thresholds(

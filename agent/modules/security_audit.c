@@ -68,7 +68,7 @@ struct audit {
 	json_t *findings; /* the first AUDIT_FINDINGS */
 };
 
-/* A param_levels index as a severity ("medium" is npm's "moderate"). */
+/* An audit_levels index as a severity ("medium" is npm's "moderate"). */
 static enum audit_sev
 audit_level(int64_t idx)
 {

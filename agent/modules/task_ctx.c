@@ -30,12 +30,21 @@ task_set_cancelled(void)
 	task_sigterm = 1;
 }
 
-static uint64_t
+uint64_t
 task_now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+uint64_t
+task_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }
 
@@ -108,9 +117,8 @@ task_utf8_len(const unsigned char *p, size_t n)
 	return (need);
 }
 
-/* Copy in to out (same length): bad UTF-8 and controls become '?'. */
-static void
-task_sanitize(const char *in, size_t len, char *out)
+void
+task_text_clean(const char *in, size_t len, char *out)
 {
 	const unsigned char *p = (const unsigned char *)in;
 	size_t               i = 0, n;
@@ -123,7 +131,7 @@ task_sanitize(const char *in, size_t len, char *out)
 			out[i++] = '?';
 			continue;
 		}
-		memcpy(out + i, p + i, n);
+		memmove(out + i, p + i, n);
 		i += n;
 	}
 }
@@ -174,7 +182,7 @@ task_emit_chunk(struct task_ctx *ctx, Vsm__LogLine__Stream stream,
 	if ((clean = malloc(len + 1)) == NULL ||
 	    (piece = malloc(ctx->max_line + marklen + 1)) == NULL)
 		goto out;
-	task_sanitize(buf, len, clean);
+	task_text_clean(buf, len, clean);
 	room = ctx->max_line > marklen + 4 ? ctx->max_line - marklen : 4;
 	do {
 		take = len - off;
@@ -319,6 +327,30 @@ task_threshold(double value, double warn, double fail)
 	if (value >= warn)
 		return (VSM__TASK_STATUS__TASK_WARN);
 	return (VSM__TASK_STATUS__TASK_OK);
+}
+
+/* Rank for task_status_worse: ok < warn < fail < error < the rest. */
+static int
+task_status_rank(Vsm__TaskStatus s)
+{
+	switch (s) {
+	case VSM__TASK_STATUS__TASK_OK:
+		return (0);
+	case VSM__TASK_STATUS__TASK_WARN:
+		return (1);
+	case VSM__TASK_STATUS__TASK_FAIL:
+		return (2);
+	case VSM__TASK_STATUS__TASK_ERROR:
+		return (3);
+	default:
+		return (4);
+	}
+}
+
+Vsm__TaskStatus
+task_status_worse(Vsm__TaskStatus a, Vsm__TaskStatus b)
+{
+	return (task_status_rank(a) >= task_status_rank(b) ? a : b);
 }
 
 const char *

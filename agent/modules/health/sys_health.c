@@ -113,30 +113,9 @@ sys_health_validate(
 
 	(void)ctx;
 	for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
-		if (params_num(p, pairs[i][0]) > params_num(p, pairs[i][1]))
-			return (vsm_err_set(err, "%s (%lld) is above %s (%lld)",
-			    pairs[i][0], (long long)params_num(p, pairs[i][0]),
-			    pairs[i][1],
-			    (long long)params_num(p, pairs[i][1])));
+		if (params_check_order(p, pairs[i][0], pairs[i][1], err) == -1)
+			return (-1);
 	return (0);
-}
-
-/* The worse of two statuses (ok < warn < fail < error). */
-static Vsm__TaskStatus
-health_worse(Vsm__TaskStatus a, Vsm__TaskStatus b)
-{
-	static const Vsm__TaskStatus order[] = {VSM__TASK_STATUS__TASK_OK,
-	    VSM__TASK_STATUS__TASK_WARN, VSM__TASK_STATUS__TASK_FAIL,
-	    VSM__TASK_STATUS__TASK_ERROR};
-	size_t                       i, ia = 0, ib = 0;
-
-	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		if (order[i] == a)
-			ia = i;
-		if (order[i] == b)
-			ib = i;
-	}
-	return (ia >= ib ? a : b);
 }
 
 /*
@@ -155,7 +134,7 @@ health_add(json_t *res, const char *name, Vsm__TaskStatus st,
 		json_object_set(c, "detail", detail);
 	json_decref(detail);
 	json_object_set_new(json_object_get(res, "checks"), name, c);
-	*worst = health_worse(*worst, st);
+	*worst = task_status_worse(*worst, st);
 }
 
 static void

@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "http.h"
+#include "logs_fs.h"
 #include "module.h"
 
 #define CERT_FILE_MAX (1024 * 1024) /* bytes read from a PEM file */
@@ -58,18 +59,6 @@ static const struct param_spec cert_check_params[] = {
     {.name = NULL},
 };
 
-/* 1 when path (resolved) lies under dir (resolved), or is dir itself. */
-static int
-cert_under(const char *path, const char *dir)
-{
-	size_t len = strlen(dir);
-
-	while (len > 1 && dir[len - 1] == '/')
-		len--;
-	return (strncmp(path, dir, len) == 0 &&
-	    (path[len] == '\0' || path[len] == '/' || len == 1));
-}
-
 /*
  * Resolve file and check it against certs.dirs twice: as given (no "..",
  * under a directory) and as it resolves (symlinks followed, against the
@@ -80,19 +69,14 @@ static int
 cert_file_resolve(const struct vsm_agent_config *cfg, const char *file,
     char *resolved, struct vsm_err *err)
 {
-	char   dir[PATH_MAX];
-	size_t i;
-
 	if (!vsm_strlist_has_prefix_dir(&cfg->certs.dirs, file))
 		return (vsm_err_set(
 		    err, "parameter 'file': %s is not under certs.dirs", file));
 	if (realpath(file, resolved) == NULL)
 		return (vsm_err_set(
 		    err, "parameter 'file': %s: %s", file, strerror(errno)));
-	for (i = 0; i < cfg->certs.dirs.n; i++)
-		if (realpath(cfg->certs.dirs.v[i], dir) != NULL &&
-		    cert_under(resolved, dir))
-			return (0);
+	if (logs_real_under(&cfg->certs.dirs, resolved))
+		return (0);
 	return (vsm_err_set(err,
 	    "parameter 'file': %s resolves to %s, outside certs.dirs", file,
 	    resolved));
@@ -133,11 +117,9 @@ cert_check_validate(
 	if ((file == NULL) == (host == NULL))
 		return (vsm_err_set(
 		    err, "give either parameter 'file' or parameter 'host'"));
-	if (params_num(p, "fail_days") > params_num(p, "warn_days"))
-		return (vsm_err_set(err,
-		    "parameter 'fail_days': %lld is above warn_days (%lld)",
-		    (long long)params_num(p, "fail_days"),
-		    (long long)params_num(p, "warn_days")));
+	/* Days left: fewer is worse, so fail_days is the lower one. */
+	if (params_check_order(p, "fail_days", "warn_days", err) == -1)
+		return (-1);
 	if (host != NULL && !cert_host_ok(host))
 		return (vsm_err_set(err,
 		    "parameter 'host': '%s' is not a host name or address",
@@ -155,8 +137,9 @@ cert_check_validate(
 }
 
 /*
- * The PEM text of file (checked again, then opened as resolved, never
- * following a symlink), up to CERT_FILE_MAX bytes, into *buf (owned).
+ * The PEM text of file (checked again, then opened as resolved through
+ * logs_open_under: no symlink followed, no FIFO waited on, re-checked
+ * where it is once open), up to CERT_FILE_MAX bytes, into *buf (owned).
  * 0, or -1 with err set.
  */
 static int
@@ -172,11 +155,9 @@ cert_file_read(const struct vsm_agent_config *cfg, const char *file, char **buf,
 	*buf = NULL;
 	if (cert_file_resolve(cfg, file, resolved, err) == -1)
 		goto out;
-	if ((fd = open(resolved, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
-	    fstat(fd, &st) == -1) {
-		vsm_err_set(err, "%s: %s", file, strerror(errno));
+	if ((fd = logs_open_under(
+	         &cfg->certs.dirs, resolved, "file", &st, err)) == -1)
 		goto out;
-	}
 	if (!S_ISREG(st.st_mode) || st.st_size > CERT_FILE_MAX) {
 		vsm_err_set(err, "%s: not a regular file of at most %d bytes",
 		    file, CERT_FILE_MAX);

@@ -17,18 +17,17 @@
 #include <openssl/x509v3.h>
 
 #include "http.h"
+#include "module.h"
 
 #define CERT_MAX      64  /* certificates read from one file */
 #define CERT_SANS_MAX 100 /* names reported per certificate */
 #define CERT_TEXT_MAX 1024
 
-/* s made printable in place: control and non-ASCII bytes become '?'. */
+/* s cleaned in place (task_text_clean). */
 static void
 cert_printable(char *s)
 {
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
-			*s = '?';
+	task_text_clean(s, strlen(s), s);
 }
 
 /* name in RFC 2253 form into buf (printable, capped). */
@@ -152,9 +151,7 @@ cert_entry(X509 *x, const char *host, int64_t warn_days, int64_t fail_days,
 	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:s, s:s}", "subject",
 	    subject, "issuer", issuer, "not_before", before, "not_after", after,
 	    "days_left", (json_int_t)days, "sans", sans, "sha256", fp, "status",
-	    *st == VSM__TASK_STATUS__TASK_OK         ? "ok"
-	        : *st == VSM__TASK_STATUS__TASK_WARN ? "warn"
-	                                             : "fail");
+	    task_status_name(*st));
 	if (o != NULL && why != NULL)
 		json_object_set_new(o, "reason", json_string(why));
 	if (o != NULL && host != NULL)
@@ -192,7 +189,8 @@ cert_pem_list(const char *buf, size_t len, const char *host, int64_t warn_days,
 			vsm_err_set(err, "out of memory");
 			goto fail;
 		}
-		if (st > *worst || json_array_size(list) == 1) {
+		if (task_status_worse(*worst, st) != *worst ||
+		    json_array_size(list) == 1) {
 			*worst = st;
 			*worst_idx = json_array_size(list) - 1;
 		}

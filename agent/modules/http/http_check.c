@@ -107,11 +107,8 @@ http_check_validate(
 	char                           norm[HTTP_URL_MAX];
 	double                         w = 0, f = 0;
 
-	if (params_num(p, "warn_ms") > params_num(p, "fail_ms"))
-		return (vsm_err_set(err,
-		    "parameter 'warn_ms': %lld is above fail_ms (%lld)",
-		    (long long)params_num(p, "warn_ms"),
-		    (long long)params_num(p, "fail_ms")));
+	if (params_check_order(p, "warn_ms", "fail_ms", err) == -1)
+		return (-1);
 	if (ptr != NULL && ptr[0] != '\0' && ptr[0] != '/')
 		return (vsm_err_set(err,
 		    "parameter 'json_pointer': '%s' must start with '/' (RFC "
@@ -141,12 +138,6 @@ http_check_validate(
 		return (vsm_err_set(err, "parameter 'url': %s", why));
 	}
 	return (0);
-}
-
-static Vsm__TaskStatus
-http_worse(Vsm__TaskStatus a, Vsm__TaskStatus b)
-{
-	return (a > b ? a : b);
 }
 
 /* What v is, for a message or in place of a large value. */
@@ -213,7 +204,7 @@ http_check_value(const struct task_params *p, const struct http_response *resp,
 	num = json_number_value(v);
 	w = wv != NULL ? strtod(wv, NULL) : INFINITY;
 	f = fv != NULL ? strtod(fv, NULL) : INFINITY;
-	*st = http_worse(*st, task_threshold(num, w, f));
+	*st = task_status_worse(*st, task_threshold(num, w, f));
 	snprintf(note, nlen, ", %s = %g",
 	    params_str(p, "json_pointer")[0] != '\0'
 	        ? params_str(p, "json_pointer")
@@ -278,7 +269,7 @@ http_check_run(struct task_ctx *ctx, const struct task_params *p)
 	}
 	if (resp.status != expect)
 		st = VSM__TASK_STATUS__TASK_FAIL;
-	st = http_worse(st,
+	st = task_status_worse(st,
 	    task_threshold((double)resp.latency_ms,
 	        (double)params_num(p, "warn_ms"),
 	        (double)params_num(p, "fail_ms")));

@@ -42,14 +42,6 @@ int mongo_command(mongoc_client_t *client, const char *db, const bson_t *cmd,
     bson_t *reply, bson_error_t *berr, struct vsm_err *err);
 
 /*
- * mongo_names.c: a database name (1-63 of A-Z a-z 0-9 _ -) or a
- * collection name (1-120 of those and '.', not "system.*", no empty
- * segment). 0, or -1 with err naming the parameter.
- */
-int mongo_check_database(const char *param, const char *s, struct vsm_err *err);
-int mongo_check_collection(
-    const char *param, const char *s, struct vsm_err *err);
-/*
  * The parameters of the modules that act on one collection (mongo.compact,
  * mongo.reindex): database and collection, both required, and their
  * validate, which checks both names before any connection is made.
@@ -68,16 +60,13 @@ int                            mongo_collection_validate(
  */
 json_t *mongo_status_result(
     const bson_t *status, double *conn_pct, struct vsm_err *err);
+/*
+ * mongo_result.c: a new JSON integer for the number (int32, int64 or
+ * finite double) at dotted path in doc, or JSON null when there is none.
+ * NULL only when out of memory.
+ */
+json_t *mongo_json_num(const bson_t *doc, const char *path);
 /* "standalone", "primary", "secondary", "arbiter", "mongos" or "other". */
 const char *mongo_role(const bson_t *status);
-
-/*
- * mongo_probe.c, for sys.health: select a server of uri (the driver's
- * hello handshake) and give {"type", "host", "rtt_ms"} as a new object in
- * *out (type as libmongoc names it: "Standalone", "RSPrimary", ...). 0,
- * or -1 with err set. Blocks up to about timeout_ms.
- */
-int mongo_probe(
-    const char *uri, int32_t timeout_ms, json_t **out, struct vsm_err *err);
 
 #endif /* VSM_MONGO_H */

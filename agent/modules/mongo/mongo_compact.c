@@ -9,17 +9,6 @@
 #include "module.h"
 #include "mongo.h"
 
-/* A JSON integer for the number named key in doc, or JSON null. */
-static json_t *
-mongo_compact_num(const bson_t *doc, const char *key)
-{
-	bson_iter_t it;
-
-	if (!bson_iter_init_find(&it, doc, key) || !BSON_ITER_HOLDS_NUMBER(&it))
-		return (json_null());
-	return (json_integer((json_int_t)bson_iter_as_int64(&it)));
-}
-
 static int
 mongo_compact_run(struct task_ctx *ctx, const struct task_params *p)
 {
@@ -54,10 +43,10 @@ mongo_compact_run(struct task_ctx *ctx, const struct task_params *p)
 	}
 	res = json_pack("{s:s, s:s, s:b, s:o, s:o, s:o, s:o}", "database", db,
 	    "collection", coll, "dry_run", ctx->task->dry_run, "count",
-	    mongo_compact_num(&stats, "count"), "size_bytes",
-	    mongo_compact_num(&stats, "size"), "storage_bytes",
-	    mongo_compact_num(&stats, "storageSize"), "free_storage_bytes",
-	    mongo_compact_num(&stats, "freeStorageSize"));
+	    mongo_json_num(&stats, "count"), "size_bytes",
+	    mongo_json_num(&stats, "size"), "storage_bytes",
+	    mongo_json_num(&stats, "storageSize"), "free_storage_bytes",
+	    mongo_json_num(&stats, "freeStorageSize"));
 	if (res == NULL) {
 		ret = task_finish_error(ctx, "out of memory");
 		goto out;
@@ -80,7 +69,7 @@ mongo_compact_run(struct task_ctx *ctx, const struct task_params *p)
 		    res, 0, err.msg);
 		goto out;
 	}
-	freed = mongo_compact_num(&reply, "bytesFreed");
+	freed = mongo_json_num(&reply, "bytesFreed");
 	json_object_set_new(res, "bytes_freed", freed);
 	snprintf(summary, sizeof(summary), "compacted %s.%s, %lld bytes freed",
 	    db, coll, (long long)json_integer_value(freed));

@@ -19,7 +19,12 @@ mongo_name_chars(const char *s, const char *extra)
 	return (1);
 }
 
-int
+/*
+ * A database name (1-63 of A-Z a-z 0-9 _ -) or a collection name (1-120
+ * of those and '.', not "system.*", no empty segment). 0, or -1 with err
+ * naming the parameter.
+ */
+static int
 mongo_check_database(const char *param, const char *s, struct vsm_err *err)
 {
 	size_t n = strlen(s);
@@ -32,7 +37,7 @@ mongo_check_database(const char *param, const char *s, struct vsm_err *err)
 	return (0);
 }
 
-int
+static int
 mongo_check_collection(const char *param, const char *s, struct vsm_err *err)
 {
 	size_t n = strlen(s);

@@ -65,8 +65,7 @@ mongo_reindex_run(struct task_ctx *ctx, const struct task_params *p)
 	struct vsm_err   err;
 	bson_t           reply = BSON_INITIALIZER;
 	bson_t          *cmd = NULL;
-	bson_iter_t      it;
-	json_t          *res = NULL;
+	json_t          *res = NULL, *jafter;
 	bson_error_t     berr;
 	int64_t          n = 0, after = 0;
 	char             summary[512], type[64];
@@ -106,7 +105,6 @@ mongo_reindex_run(struct task_ctx *ctx, const struct task_params *p)
 		    ctx, VSM__TASK_STATUS__TASK_OK, summary, res, 0, NULL);
 		goto out;
 	}
-	bson_destroy(cmd);
 	cmd = BCON_NEW("reIndex", BCON_UTF8(coll));
 	task_emit_log(
 	    ctx, "rebuilding %lld indexes of %s.%s", (long long)n, db, coll);
@@ -121,10 +119,10 @@ mongo_reindex_run(struct task_ctx *ctx, const struct task_params *p)
 		    res, 0, err.msg);
 		goto out;
 	}
-	if (bson_iter_init_find(&it, &reply, "nIndexes") &&
-	    BSON_ITER_HOLDS_NUMBER(&it))
-		after = bson_iter_as_int64(&it);
-	json_object_set_new(res, "indexes_after", json_integer(after));
+	/* null when the server did not say. */
+	jafter = mongo_json_num(&reply, "nIndexes");
+	after = json_integer_value(jafter);
+	json_object_set_new(res, "indexes_after", jafter);
 	snprintf(summary, sizeof(summary), "rebuilt %lld indexes of %s.%s",
 	    (long long)after, db, coll);
 	ret =

@@ -56,8 +56,7 @@ mongo_true(const bson_t *doc, const char *path)
 	    bson_iter_as_bool(&child));
 }
 
-/* A JSON integer for the number at path, or JSON null. */
-static json_t *
+json_t *
 mongo_json_num(const bson_t *doc, const char *path)
 {
 	double v;

@@ -62,10 +62,10 @@ pg_maint_one(struct task_ctx *ctx, PGconn *conn, const struct pg_maint *m,
 		goto out;
 	}
 	task_emit_log(ctx, "%s", stmt);
-	t0 = pg_now_ms();
+	t0 = (int64_t)task_mono_ms();
 	ret = pg_exec_cmd(conn, stmt, 0, NULL, &err);
 	json_object_set_new(
-	    entry, "duration_ms", json_integer(pg_now_ms() - t0));
+	    entry, "duration_ms", json_integer((int64_t)task_mono_ms() - t0));
 	json_object_set_new(entry, "dead_after",
 	    json_integer(pg_maint_dead(conn, schema, table)));
 out:
@@ -92,8 +92,7 @@ pg_maint_run(
 	int             i, n = 0, failed = 0, ret;
 
 	if ((conn = pg_connect(ctx, params_str(p, "database"), &err)) == NULL ||
-	    (m->lock_timeout_ms > 0 &&
-	        pg_set_lock_timeout(conn, m->lock_timeout_ms, &err) == -1) ||
+	    pg_set_lock_timeout(conn, m->lock_timeout_ms, &err) == -1 ||
 	    (list = pg_exec(conn, PG_MAINT_LIST, 2, args, &err)) == NULL) {
 		ret = task_finish_error(ctx, "%s", err.msg);
 		goto out;

@@ -11,7 +11,7 @@
 struct pg_maint {
 	const char *what; /* "vacuum", for the summary */
 	const char *verb; /* the statement before the table: "VACUUM (FULL)" */
-	int64_t     lock_timeout_ms; /* 0: the server's */
+	int64_t     lock_timeout_ms; /* SET lock_timeout; at least 1 */
 };
 
 /*

@@ -32,12 +32,3 @@ pg_params_check_thresholds(
 		return (-1);
 	return (params_check_thresholds(ctx, p, err));
 }
-
-int64_t
-pg_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}

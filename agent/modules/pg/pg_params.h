@@ -44,7 +44,4 @@ int pg_params_check(
 int pg_params_check_thresholds(
     struct task_ctx *ctx, const struct task_params *p, struct vsm_err *err);
 
-/* Milliseconds since an arbitrary start (CLOCK_MONOTONIC). */
-int64_t pg_now_ms(void);
-
 #endif /* VSM_PG_PARAMS_H */

@@ -123,12 +123,12 @@ pg_reindex_run(struct task_ctx *ctx, const struct task_params *p)
 	else {
 		task_emit_log(ctx, "%s", stmt);
 		task_emit_progress(ctx, 0, kind);
-		t0 = pg_now_ms();
+		t0 = (int64_t)task_mono_ms();
 		if (pg_exec_cmd(conn, stmt, 0, NULL, &err) == -1) {
 			ret = task_finish_error(ctx, "%s", err.msg);
 			goto out;
 		}
-		dur = pg_now_ms() - t0;
+		dur = (int64_t)task_mono_ms() - t0;
 	}
 	res = json_pack("{s:s, s:s, s:s, s:b, s:s, s:b, s:I, s:i}", "database",
 	    PQdb(conn), "target", kind, "name", name, "concurrently", conc,

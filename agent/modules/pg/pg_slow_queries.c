@@ -43,10 +43,7 @@ pg_slow_queries_validate(
 {
 	if (pg_params_check(ctx, p, err) == -1)
 		return (-1);
-	if (params_num(p, "warn_ms") > params_num(p, "fail_ms"))
-		return (vsm_err_set(
-		    err, "parameter 'warn_ms' must not exceed 'fail_ms'"));
-	return (0);
+	return (params_check_order(p, "warn_ms", "fail_ms", err));
 }
 
 /* The largest mean_ms of the statements. */

@@ -142,7 +142,13 @@ pg_set_lock_timeout(PGconn *conn, int64_t ms, struct vsm_err *err)
 	    "SELECT set_config('lock_timeout', $1, false)", 1, params, err));
 }
 
-json_t *
+/*
+ * A JSON value for field (row, col) by its type: integers and oids as
+ * integers, float and numeric as reals, bool as a boolean, NULL as null,
+ * anything else as a string. A new reference, or NULL on allocation
+ * failure.
+ */
+static json_t *
 pg_value_json(const PGresult *res, int row, int col)
 {
 	const char *s;

@@ -45,13 +45,6 @@ int pg_exec_cmd(PGconn *conn, const char *sql, int n, const char *const *params,
 /* SET lock_timeout to ms for the session (a parameter value). 0 or -1. */
 int pg_set_lock_timeout(PGconn *conn, int64_t ms, struct vsm_err *err);
 
-/*
- * A JSON value for field (row, col) by its type: integers and oids as
- * integers, float and numeric as reals, bool as a boolean, NULL as null,
- * anything else as a string. A new reference, or NULL on allocation
- * failure.
- */
-json_t *pg_value_json(const PGresult *res, int row, int col);
 /* Row as a new object keyed by column names; NULL on allocation failure. */
 json_t *pg_row_json(const PGresult *res, int row);
 /* Every row as a new array of objects; NULL on allocation failure. */

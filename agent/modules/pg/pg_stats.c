@@ -55,11 +55,8 @@ pg_stats_validate(
 {
 	if (pg_params_check(ctx, p, err) == -1)
 		return (-1);
-	if (params_num(p, "fail_hit_pct") > params_num(p, "warn_hit_pct"))
-		return (vsm_err_set(err,
-		    "parameter 'fail_hit_pct' must not "
-		    "exceed 'warn_hit_pct'"));
-	return (0);
+	/* Hit rates: lower is worse, so fail_hit_pct is the lower one. */
+	return (params_check_order(p, "fail_hit_pct", "warn_hit_pct", err));
 }
 
 /*

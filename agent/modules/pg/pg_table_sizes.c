@@ -36,12 +36,7 @@ pg_table_sizes_validate(
 {
 	if (pg_params_check(ctx, p, err) == -1)
 		return (-1);
-	if (params_str(p, "warn_bytes") != NULL &&
-	    params_str(p, "fail_bytes") != NULL &&
-	    params_num(p, "warn_bytes") > params_num(p, "fail_bytes"))
-		return (vsm_err_set(err,
-		    "parameter 'warn_bytes' must not exceed 'fail_bytes'"));
-	return (0);
+	return (params_check_order(p, "warn_bytes", "fail_bytes", err));
 }
 
 static int

@@ -42,14 +42,9 @@ static const struct param_spec pg_vacuum_params[] = {
 static int
 pg_vacuum_in_window(const struct task_ctx *ctx)
 {
-	struct timespec ts;
-	uint64_t        now;
-
 	if (ctx->task == NULL || ctx->task->window_end_ms == 0)
 		return (0);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	return (now < ctx->task->window_end_ms);
+	return (task_now_ms() < ctx->task->window_end_ms);
 }
 
 static int

@@ -35,15 +35,6 @@ struct redis_bgsave_state {
 	double    took_s;     /* rdb_last_bgsave_time_sec, -1: none yet */
 };
 
-static int64_t
-redis_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /* LASTSAVE and the save fields of INFO persistence. 0 or -1 with err. */
 static int
 redis_bgsave_state(
@@ -102,7 +93,7 @@ redis_bgsave_wait(struct task_ctx *ctx, redisContext *c, int64_t timeout_ms,
     struct redis_bgsave_state *s, struct vsm_err *err)
 {
 	struct timespec pause = {0, REDIS_BGSAVE_POLL_MS * 1000000L};
-	int64_t         start = redis_now_ms(), next_log, now;
+	int64_t         start = (int64_t)task_mono_ms(), next_log, now;
 
 	next_log = start + REDIS_BGSAVE_LOG_MS;
 	for (;;) {
@@ -110,7 +101,7 @@ redis_bgsave_wait(struct task_ctx *ctx, redisContext *c, int64_t timeout_ms,
 			return (-1);
 		if (s->inprog == 0)
 			return (0);
-		now = redis_now_ms();
+		now = (int64_t)task_mono_ms();
 		if (now - start >= timeout_ms)
 			return (1);
 		if (now >= next_log) {
@@ -152,7 +143,7 @@ redis_bgsave_run(struct task_ctx *ctx, const struct task_params *p)
 		    res, 0, NULL);
 		goto out;
 	}
-	start = redis_now_ms();
+	start = (int64_t)task_mono_ms();
 	if ((already = redis_bgsave_start(c, &err)) == -1) {
 		ret = task_finish_error(ctx, "%s", err.msg);
 		goto out;
@@ -168,8 +159,8 @@ redis_bgsave_run(struct task_ctx *ctx, const struct task_params *p)
 	}
 	res = json_pack("{s:b, s:b, s:b, s:I, s:I, s:b, s:s, s:I}", "dry_run",
 	    0, "already_running", already != 0, "completed", waited == 0,
-	    "duration_ms", (json_int_t)(redis_now_ms() - start), "last_save",
-	    (json_int_t)after.lastsave, "last_save_changed",
+	    "duration_ms", (json_int_t)((int64_t)task_mono_ms() - start),
+	    "last_save", (json_int_t)after.lastsave, "last_save_changed",
 	    after.lastsave != before.lastsave, "rdb_last_bgsave_status",
 	    after.status, "timeout_ms", (json_int_t)timeout_ms);
 	if (res == NULL ||
@@ -194,7 +185,7 @@ redis_bgsave_run(struct task_ctx *ctx, const struct task_params *p)
 		st = VSM__TASK_STATUS__TASK_OK;
 		snprintf(summary, sizeof(summary), "%s in %lld ms",
 		    already != 0 ? "the running save finished" : "saved",
-		    (long long)(redis_now_ms() - start));
+		    (long long)((int64_t)task_mono_ms() - start));
 	}
 	ret = task_finish(ctx, st, summary, res, 0, NULL);
 out:

@@ -107,7 +107,7 @@ redis_cmd_argv(redisContext *c, int type, int argc, const char **argv,
 		freeReplyObject(r);
 		return (NULL);
 	}
-	if (type != REDIS_ANY_REPLY && r->type != type) {
+	if (r->type != type) {
 		vsm_err_set(err, "Redis %s: unexpected %s reply (wanted %s)",
 		    name, redis_type_name(r->type), redis_type_name(type));
 		freeReplyObject(r);

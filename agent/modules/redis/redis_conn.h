@@ -24,7 +24,6 @@
 #define REDIS_CONNECT_MS 5000  /* connect, AUTH included */
 #define REDIS_COMMAND_MS 30000 /* one command's reply */
 #define REDIS_TEXT_MAX   256   /* server text quoted in a message */
-#define REDIS_ANY_REPLY  (-1)  /* redis_cmd: any type but an error */
 
 /*
  * Connect to the Redis of cfg with the timeouts above, send AUTH when
@@ -39,7 +38,7 @@ redisContext *redis_connect(
 /*
  * Send argv[0..argc) (lens may be NULL for NUL-terminated strings) and
  * read one reply. Returns the reply (freeReplyObject) when its type is
- * `type` (REDIS_REPLY_* or REDIS_ANY_REPLY), or NULL with err set: an
+ * `type` (REDIS_REPLY_*), or NULL with err set: an
  * I/O error or timeout, an error reply (its text, made printable), or a
  * reply of another type. After an I/O error c cannot be used again.
  */

@@ -41,11 +41,7 @@ redis_memory_validate(
 {
 	if (params_check_thresholds(ctx, p, err) == -1)
 		return (-1);
-	if (params_num(p, "frag_warn_pct") > params_num(p, "frag_fail_pct"))
-		return (vsm_err_set(err,
-		    "parameter 'frag_warn_pct': above "
-		    "frag_fail_pct"));
-	return (0);
+	return (params_check_order(p, "frag_warn_pct", "frag_fail_pct", err));
 }
 
 static int
@@ -74,8 +70,7 @@ redis_memory_run(struct task_ctx *ctx, const struct task_params *p)
 		fst = task_threshold(m.frag * 100.0,
 		    (double)params_num(p, "frag_warn_pct"),
 		    (double)params_num(p, "frag_fail_pct"));
-		if (fst > st)
-			st = fst;
+		st = task_status_worse(st, fst);
 	}
 	if ((res = redis_mem_json(&m)) == NULL ||
 	    json_object_set_new(res, "fragmentation_checked",

@@ -37,10 +37,7 @@ redis_persistence_validate(
     struct task_ctx *ctx, const struct task_params *p, struct vsm_err *err)
 {
 	(void)ctx;
-	if (params_num(p, "warn_age") > params_num(p, "fail_age"))
-		return (
-		    vsm_err_set(err, "parameter 'warn_age': above fail_age"));
-	return (0);
+	return (params_check_order(p, "warn_age", "fail_age", err));
 }
 
 /* The server's clock in seconds (TIME). 0 or -1 with err. */
