@@ -121,16 +121,6 @@ parse_opts(int argc, char **argv, struct opts *o, struct vsm_err *err)
 	return (0);
 }
 
-/* Sleep ms; -1 when vsm-bench was interrupted. */
-static int
-nap_ms(unsigned ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-	return (bp_interrupted() ? -1 : 0);
-}
-
 /*
  * Wait until the controller shows the agent connected with its facts
  * (READY_MS at most). 0, or -1 with err set (timeout, the agent died,
@@ -160,7 +150,7 @@ wait_ready(struct vsm_client *cl, struct bp_agent *ag, struct vsm_err *err)
 		    json_is_object(facts) && json_object_size(facts) > 0;
 		json_decref(h);
 		h = NULL;
-		if (!ready && nap_ms(100) == -1)
+		if (!ready && bp_nap_ms(100) == -1)
 			return (vsm_err_set(err, "interrupted"));
 	}
 	return (0);
@@ -206,7 +196,7 @@ warm_up(struct vsm_client *cl, unsigned n, struct vsm_err *err)
 				return (vsm_err_set(err,
 				    "warm-up job %u of %u not done in %d s",
 				    i + 1, n, JOB_MS / 1000));
-			if (!done && nap_ms(JOB_POLL_MS) == -1)
+			if (!done && bp_nap_ms(JOB_POLL_MS) == -1)
 				return (vsm_err_set(err, "interrupted"));
 		}
 	}
@@ -246,7 +236,7 @@ watch(const struct opts *o, pid_t pid, struct idle *r, struct vsm_err *err)
 			break;
 		if (next > t0 + (uint64_t)(o->seconds * 1000))
 			next = t0 + (uint64_t)(o->seconds * 1000);
-		if (next > t && nap_ms((unsigned)(next - t)) == -1)
+		if (next > t && bp_nap_ms((unsigned)(next - t)) == -1)
 			return (vsm_err_set(err, "interrupted"));
 	}
 	cpu1 = bp_cpu_s(pid);
@@ -457,7 +447,7 @@ bench_agent_idle(int argc, char **argv, struct vsm_err *err)
 	if (warm_up(cl, o.tasks, err) == -1)
 		goto out;
 	r.tasks_s = (double)(bp_mono_ms() - t0) / 1000.0;
-	if (nap_ms(SETTLE_MS) == -1) {
+	if (bp_nap_ms(SETTLE_MS) == -1) {
 		vsm_err_set(err, "interrupted");
 		goto out;
 	}

@@ -516,15 +516,6 @@ ansible_run(struct bench *b, struct run *r)
 
 /* --- vsm ---------------------------------------------------------------- */
 
-static int
-nap_ms(unsigned ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-	return (bp_interrupted() ? -1 : 0);
-}
-
 /*
  * Start n agents, SPAWN_BATCH at a time, and wait until the controller
  * shows all of them connected with their facts. 0 or -1 with err.
@@ -542,7 +533,8 @@ agents_up(struct bp_agent *ag, unsigned n, const struct bp_controller *c,
 		snprintf(name, sizeof(name), "h%03zu", i + 1);
 		if (bp_agent_start(&ag[i], c, dir, name, NULL, err) == -1)
 			return (-1);
-		if ((i + 1) % SPAWN_BATCH == 0 && nap_ms(SPAWN_PAUSE_MS) == -1)
+		if ((i + 1) % SPAWN_BATCH == 0 &&
+		    bp_nap_ms(SPAWN_PAUSE_MS) == -1)
 			return (vsm_err_set(err, "interrupted"));
 	}
 	end = bp_mono_ms() + UP_MS_BASE + (uint64_t)n * UP_MS_PER_HOST;
@@ -575,7 +567,7 @@ agents_up(struct bp_agent *ag, unsigned n, const struct bp_controller *c,
 			        (uint64_t)n * UP_MS_PER_HOST) /
 			        1000,
 			    dir));
-		if (nap_ms(UP_POLL_MS) == -1)
+		if (bp_nap_ms(UP_POLL_MS) == -1)
 			return (vsm_err_set(err, "interrupted"));
 	}
 }
@@ -647,7 +639,7 @@ vsm_job(struct vsm_client *cl, unsigned n, struct vsm_result *v,
 			    err, "job %s not done in %d s", job, JOB_MS / 1000);
 			goto out;
 		}
-		if (nap_ms(JOB_POLL_MS) == -1) {
+		if (bp_nap_ms(JOB_POLL_MS) == -1) {
 			vsm_err_set(err, "interrupted");
 			goto out;
 		}
@@ -743,7 +735,7 @@ vsm_run(struct bench *b, struct run *r)
 	if (agents_up(ag, r->n, &c, cl, dir, &err) == -1)
 		goto out;
 	v->up_s = (double)(bp_mono_ms() - t0) / 1000.0;
-	if (nap_ms(SETTLE_MS) == -1) {
+	if (bp_nap_ms(SETTLE_MS) == -1) {
 		vsm_err_set(&err, "interrupted");
 		goto out;
 	}

@@ -11,6 +11,9 @@
  * ratio to the floor; then a controller restart under N agents, with the
  * time until all are back and a histogram of when they came back.
  */
+#include <sys/resource.h>
+
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +83,31 @@ dist_json(uint64_t *v, size_t n)
 	    "max_ms", (json_int_t)pct(v, n, 100)));
 }
 
+/*
+ * The value after option argv[*i] as an integer from lo to hi into v;
+ * -1 with err set when it is missing, not a number or out of range.
+ */
+static int
+opt_uint(int argc, char **argv, int *i, unsigned lo, unsigned hi, unsigned *v,
+    struct vsm_err *err)
+{
+	const char   *name = argv[*i];
+	char         *end;
+	unsigned long l;
+
+	if (++*i == argc)
+		return (vsm_err_set(err, "%s wants a value", name));
+	errno = 0;
+	l = strtoul(argv[*i], &end, 10);
+	if (errno != 0 || end == argv[*i] || *end != '\0' ||
+	    argv[*i][0] == '-' || l < lo || l > hi)
+		return (vsm_err_set(err,
+		    "%s wants an integer from %u to %u, not '%s'", name, lo, hi,
+		    argv[*i]));
+	*v = (unsigned)l;
+	return (0);
+}
+
 static int
 parse_opts(int argc, char **argv, struct fleet_opts *o, struct vsm_err *err)
 {
@@ -90,13 +118,19 @@ parse_opts(int argc, char **argv, struct fleet_opts *o, struct vsm_err *err)
 	o->idle_s = 10;
 	o->storm = 1;
 	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--agents") == 0 && i + 1 < argc)
-			o->n = (unsigned)strtoul(argv[++i], NULL, 10);
-		else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
-			o->rounds = (unsigned)strtoul(argv[++i], NULL, 10);
-		else if (strcmp(argv[i], "--idle") == 0 && i + 1 < argc)
-			o->idle_s = (unsigned)strtoul(argv[++i], NULL, 10);
-		else if (strcmp(argv[i], "--no-storm") == 0)
+		if (strcmp(argv[i], "--agents") == 0) {
+			if (opt_uint(argc, argv, &i, 1, 100000, &o->n, err) ==
+			    -1)
+				return (-1);
+		} else if (strcmp(argv[i], "--rounds") == 0) {
+			if (opt_uint(argc, argv, &i, 1, 100, &o->rounds, err) ==
+			    -1)
+				return (-1);
+		} else if (strcmp(argv[i], "--idle") == 0) {
+			if (opt_uint(
+			        argc, argv, &i, 1, 3600, &o->idle_s, err) == -1)
+				return (-1);
+		} else if (strcmp(argv[i], "--no-storm") == 0)
 			o->storm = 0;
 		else if (strcmp(argv[i], "--json") == 0)
 			o->json = 1;
@@ -108,8 +142,6 @@ parse_opts(int argc, char **argv, struct fleet_opts *o, struct vsm_err *err)
 			return (
 			    vsm_err_set(err, "unknown option '%s'", argv[i]));
 	}
-	if (o->n == 0 || o->n > 100000 || o->rounds == 0 || o->rounds > 100)
-		return (vsm_err_set(err, "--agents 1-100000, --rounds 1-100"));
 	return (0);
 }
 
@@ -316,29 +348,33 @@ bench_fleet(int argc, char **argv, struct vsm_err *err)
 	struct sim_stats     ss;
 	uint8_t              srvkey[VSM_KEY_LEN];
 	uint64_t             t0, floor = 0, *at = NULL;
-	char                 top[BP_PATH], ctxs[64], *edits[2] = {ctxs, NULL};
-	double               cpu0;
-	int64_t              ms;
-	int                  limit, ret = 1;
-	size_t               k;
-	unsigned             r;
-	json_t              *doc = json_object(), *rounds = json_array();
+	char          top[BP_PATH] = "", ctxs[64], *edits[2] = {ctxs, NULL};
+	double        cpu0;
+	int64_t       ms;
+	unsigned long limit;
+	int           ret = 1;
+	size_t        k;
+	unsigned      r;
+	json_t       *doc = json_object(), *rounds = json_array();
 
-	if (parse_opts(argc, argv, &o, err) == -1)
-		return (2);
-	if (sodium_init() < 0)
-		return (vsm_err_set(err, "libsodium"), 1);
-	if ((limit = bench_raise_nofile(err)) == -1)
-		return (1);
-	if ((unsigned)limit < o.n + 256)
-		return (vsm_err_set(err,
-		            "the file limit is %d, %u agents need %u: raise "
-		            "the hard "
-		            "limit (ulimit -Hn, /etc/security/limits.conf)",
-		            limit, o.n, o.n + 256),
-		    1);
+	if (parse_opts(argc, argv, &o, err) == -1) {
+		ret = 2;
+		goto out;
+	}
+	if (sodium_init() < 0) {
+		vsm_err_set(err, "libsodium");
+		goto out;
+	}
+	if ((limit = bp_raise_limit(RLIMIT_NOFILE, BENCH_NOFILE_WANT)) <
+	    o.n + 256UL) {
+		vsm_err_set(err,
+		    "the file limit is %lu, %u agents need %u: raise the hard "
+		    "limit (ulimit -Hn, /etc/security/limits.conf)",
+		    limit, o.n, o.n + 256);
+		goto out;
+	}
 	json_object_set_new(doc, "agents", json_integer(o.n));
-	json_object_set_new(doc, "nofile", json_integer(limit));
+	json_object_set_new(doc, "nofile", json_integer((json_int_t)limit));
 	fprintf(stderr, "== floor: %u bare nng REQ sockets\n", o.n);
 	if (run_floor(o.n, doc, &floor, err) == -1)
 		goto out;

@@ -25,9 +25,9 @@ int bench_fleet(int argc, char **argv, struct vsm_err *err);
 /* `vsm-bench floor-serve URL N`: the floor's server side. */
 int bench_floor_serve(int argc, char **argv, struct vsm_err *err);
 /*
- * Raise RLIMIT_NOFILE to its hard limit. The limit now, or -1 with err
- * (if given) set.
+ * The file limit the fleet and the floor ask bp_raise_limit for: as much
+ * as the hard limit allows (1 << 20 is Linux's default fs.nr_open).
  */
-int bench_raise_nofile(struct vsm_err *err);
+#define BENCH_NOFILE_WANT (1UL << 20)
 
 #endif /* VSM_BENCH_FLEET_H */

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -34,6 +35,14 @@
 
 #define FLOOR_DIAL_BATCH    100
 #define FLOOR_DIAL_PAUSE_US 10000
+/*
+ * The bound for each wait of the server (all polls in, all results in);
+ * the client side waits for both and a margin, so that the server's own
+ * message comes first. A client that never got through fails the run
+ * instead of hanging it.
+ */
+#define FLOOR_WAIT_S   60
+#define FLOOR_FIGURE_S (2 * FLOOR_WAIT_S + 15)
 
 extern char **environ;
 
@@ -106,22 +115,50 @@ fs_cb(void *arg)
 	}
 }
 
+/*
+ * Wait on fs->cv until *count reaches fs->n or FLOOR_WAIT_S pass (fs->mtx
+ * held). 0, or -1 after saying on stderr how far it got.
+ */
+static int
+fs_wait(struct fs *fs, unsigned *count, const char *what)
+{
+	struct timespec end;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += FLOOR_WAIT_S;
+	while (*count < fs->n)
+		if (pthread_cond_timedwait(&fs->cv, &fs->mtx, &end) ==
+		    ETIMEDOUT) {
+			if (*count >= fs->n)
+				break;
+			fprintf(stderr,
+			    "vsm-bench floor-serve: %u of %u %s after %d s\n",
+			    *count, fs->n, what, FLOOR_WAIT_S);
+			return (-1);
+		}
+	return (0);
+}
+
 int
 bench_floor_serve(int argc, char **argv, struct vsm_err *err)
 {
-	struct fs    fs;
-	nng_socket   sock;
-	nng_listener l;
-	unsigned     i;
-	int          rv;
+	struct fs          fs;
+	pthread_condattr_t ca;
+	nng_socket         sock;
+	nng_listener       l;
+	unsigned           i;
+	int                rv;
 
 	if (argc != 3 || (fs.n = (unsigned)atoi(argv[2])) == 0)
 		return (vsm_err_set(err, "usage: floor-serve URL N"), 2);
-	bench_raise_nofile(NULL);
 	memset(&fs, 0, sizeof(fs));
 	fs.n = (unsigned)atoi(argv[2]);
+	bp_raise_limit(RLIMIT_NOFILE, BENCH_NOFILE_WANT);
 	pthread_mutex_init(&fs.mtx, NULL);
-	pthread_cond_init(&fs.cv, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&fs.cv, &ca);
+	pthread_condattr_destroy(&ca);
 	if ((fs.c = calloc(fs.n, sizeof(*fs.c))) == NULL ||
 	    (fs.at = calloc(fs.n, sizeof(*fs.at))) == NULL)
 		return (vsm_err_set(err, "out of memory"), 1);
@@ -140,8 +177,8 @@ bench_floor_serve(int argc, char **argv, struct vsm_err *err)
 	printf("ready\n");
 	fflush(stdout);
 	pthread_mutex_lock(&fs.mtx);
-	while (fs.held < fs.n)
-		pthread_cond_wait(&fs.cv, &fs.mtx);
+	if (fs_wait(&fs, &fs.held, "clients polled") == -1)
+		_exit(1); /* the parent sees the pipe end */
 	fs.t0 = bp_mono_ms();
 	pthread_mutex_unlock(&fs.mtx);
 	for (i = 0; i < fs.n; i++) {
@@ -149,8 +186,8 @@ bench_floor_serve(int argc, char **argv, struct vsm_err *err)
 		send_byte(fs.c[i].ctx, fs.c[i].aio, 'T');
 	}
 	pthread_mutex_lock(&fs.mtx);
-	while (fs.results < fs.n)
-		pthread_cond_wait(&fs.cv, &fs.mtx);
+	if (fs_wait(&fs, &fs.results, "results in") == -1)
+		_exit(1);
 	pthread_mutex_unlock(&fs.mtx);
 	/* The result times, in arrival order, one line. */
 	printf("floor %u rss_kib %llu", fs.n,
@@ -202,6 +239,25 @@ fc_cb(void *arg)
 	}
 }
 
+/*
+ * The next line from the floor server (fp, on descriptor fd) into *line,
+ * waiting at most s seconds for it to begin. Its length, or -1 on end of
+ * file or timeout. The server writes nothing between its lines until the
+ * parent acts, so fp holds no buffered data when this is called.
+ */
+static ssize_t
+fs_line(FILE *fp, int fd, int s, char **line, size_t *cap)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	int           rv;
+
+	while ((rv = poll(&pfd, 1, s * 1000)) == -1 && errno == EINTR)
+		;
+	if (rv <= 0)
+		return (-1);
+	return (getline(line, cap, fp));
+}
+
 int
 bench_floor_run(unsigned n, struct floor_result *out, struct vsm_err *err)
 {
@@ -236,8 +292,10 @@ bench_floor_run(unsigned n, struct floor_result *out, struct vsm_err *err)
 		vsm_err_set(err, "cannot start the floor server");
 		goto out;
 	}
-	if (getline(&line, &cap, fp) <= 0 || strcmp(line, "ready\n") != 0) {
-		vsm_err_set(err, "the floor server did not start");
+	if (fs_line(fp, p[0], FLOOR_WAIT_S, &line, &cap) <= 0 ||
+	    strcmp(line, "ready\n") != 0) {
+		vsm_err_set(err, "the floor server did not start within %d s",
+		    FLOOR_WAIT_S);
 		goto out;
 	}
 	if ((c = calloc(n, sizeof(*c))) == NULL) {
@@ -268,10 +326,13 @@ bench_floor_run(unsigned n, struct floor_result *out, struct vsm_err *err)
 		if (i % FLOOR_DIAL_BATCH == FLOOR_DIAL_BATCH - 1)
 			usleep(FLOOR_DIAL_PAUSE_US);
 	}
-	if (getline(&line, &cap, fp) <= 0 ||
+	if (fs_line(fp, p[0], FLOOR_FIGURE_S, &line, &cap) <= 0 ||
 	    sscanf(line, "floor %*u rss_kib %llu",
 	        (unsigned long long *)&out->server_rss_kib) != 1) {
-		vsm_err_set(err, "the floor server gave no figures");
+		vsm_err_set(err,
+		    "the floor server gave no figures within %d s (a client "
+		    "that failed to dial? see its message above)",
+		    FLOOR_FIGURE_S);
 		goto out;
 	}
 	if ((out->at = calloc(n, sizeof(*out->at))) == NULL) {
@@ -310,22 +371,4 @@ out:
 	else if (p[0] != -1)
 		close(p[0]);
 	return (ret);
-}
-
-int
-bench_raise_nofile(struct vsm_err *err)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return (err ? vsm_err_set(err, "getrlimit: %s", strerror(errno))
-		            : -1);
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-			return (err ? vsm_err_set(
-			                  err, "setrlimit: %s", strerror(errno))
-			            : -1);
-	}
-	return ((int)(rl.rlim_cur > INT_MAX ? INT_MAX : rl.rlim_cur));
 }

@@ -111,37 +111,6 @@ out:
 	return (ret);
 }
 
-/* Spawn argv with stdout and stderr appended to log; the pid or -1. */
-static pid_t
-bp_spawn(char *const argv[], const char *log)
-{
-	posix_spawn_file_actions_t fa;
-	pid_t                      pid;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(
-	    &fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
-		pid = -1;
-	posix_spawn_file_actions_destroy(&fa);
-	return (pid);
-}
-
-/* Run argv to its end with output to log; its exit code or -1. */
-static int
-bp_run(char *const argv[], const char *log)
-{
-	pid_t pid;
-	int   st;
-
-	if ((pid = bp_spawn(argv, log)) == -1 || waitpid(pid, &st, 0) != pid ||
-	    !WIFEXITED(st))
-		return (-1);
-	return (WEXITSTATUS(st));
-}
-
 int
 bp_tmpdir(const char *what, char *buf, size_t len, struct vsm_err *err)
 {
@@ -156,15 +125,24 @@ bp_tmpdir(const char *what, char *buf, size_t len, struct vsm_err *err)
 void
 bp_rmdir(const char *dir)
 {
-	char *argv[] = {"/bin/rm", "-rf", (char *)dir, NULL};
-
 	if (strncmp(dir, "/tmp/vsm-bench-", 15) != 0)
 		return;
 	if (getenv("VSM_BENCH_KEEP") != NULL) {
 		fprintf(stderr, "vsm-bench: kept %s (VSM_BENCH_KEEP)\n", dir);
 		return;
 	}
-	bp_run(argv, "/dev/null");
+	if (tu_rmtree(dir) == -1)
+		fprintf(stderr, "vsm-bench: cannot remove all of %s: %s\n", dir,
+		    strerror(errno));
+}
+
+int
+bp_nap_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+	return (bp_interrupted() ? -1 : 0);
 }
 
 int
@@ -187,7 +165,7 @@ bp_controller_init(struct bp_controller *c, const char *top,
 	snprintf(uses, sizeof(uses), "%u", token_uses);
 	tu_loopback_url(c->url, sizeof(c->url));
 	snprintf(out, sizeof(out), "%.200s/init.out", top);
-	if (bp_run(argv, out) != 0)
+	if (tu_run_wait(argv, out) != 0)
 		return (
 		    vsm_err_set(err, "vsm-controller init failed (%s)", out));
 	if ((fp = fopen(out, "r")) == NULL)
@@ -321,13 +299,13 @@ bp_controller_start(struct bp_controller *c, struct vsm_err *err)
 
 	if (bp_bin("vsm-controller", bin, sizeof(bin), err) == -1)
 		return (-1);
-	if ((c->pid = bp_spawn(argv, c->log)) == -1)
+	if ((c->pid = tu_spawn_logged(argv, c->log)) == -1)
 		return (vsm_err_set(err, "cannot start vsm-controller"));
 	while (bp_mono_ms() < end) {
 		/* It exits when the port is not free yet: start it again. */
 		if (waitpid(c->pid, &st, WNOHANG) == c->pid) {
 			usleep(200000);
-			if ((c->pid = bp_spawn(argv, c->log)) == -1)
+			if ((c->pid = tu_spawn_logged(argv, c->log)) == -1)
 				return (vsm_err_set(err, "cannot start it"));
 			continue;
 		}
@@ -408,13 +386,13 @@ bp_agent_start(struct bp_agent *a, const struct bp_controller *c,
 		argv[n++] = (char *)labels[i];
 	}
 	argv[n] = NULL;
-	if (bp_run(argv, a->log) != 0)
+	if (tu_run_wait(argv, a->log) != 0)
 		return (vsm_err_set(err, "vsm-agent init failed (%s)", a->log));
 	argv[1] = "run";
 	argv[2] = "--config";
 	argv[3] = a->cfg;
 	argv[4] = NULL;
-	if ((a->pid = bp_spawn(argv, a->log)) == -1)
+	if ((a->pid = tu_spawn_logged(argv, a->log)) == -1)
 		return (vsm_err_set(err, "cannot start vsm-agent"));
 	return (0);
 }

@@ -129,6 +129,8 @@ json_t *bp_rss_by_object(pid_t pid);
  */
 void bp_catch_signals(void);
 int  bp_interrupted(void);
+/* Sleep ms; -1 when vsm-bench was interrupted (bp_interrupted). */
+int bp_nap_ms(unsigned ms);
 /*
  * Raise a soft limit (RLIMIT_NOFILE, RLIMIT_NPROC) towards want, up to
  * the hard limit; returns the soft limit now. Children inherit it.

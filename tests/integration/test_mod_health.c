@@ -49,17 +49,6 @@ static const char systemctl_script[] =
     "\"$u\" \"$a\"\n"
     "done\n";
 
-static void
-write_file(const char *path, const char *text, mode_t mode)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(path, mode), 0);
-}
-
 /* agent.yaml with the sections given (each a YAML fragment or ""). */
 static void
 config(char *cfg, const char *extra)
@@ -123,7 +112,7 @@ test_health_db_host(void **state)
 
 	(void)state;
 	snprintf(sc, sizeof(sc), "%s/systemctl", dir);
-	write_file(sc, systemctl_script, 0755);
+	tu_put(sc, systemctl_script, 0755);
 	tu_pg_conninfo(&pg, "postgres", ci, sizeof(ci));
 	snprintf(y, sizeof(y),
 	    "postgres:\n  conninfo: \"%s\"\n"
@@ -209,19 +198,12 @@ test_health_bad_thresholds_refused(void **state)
 	static const char *const bad[] = {
 	    "pg_warn_pct", "90", "pg_fail_pct", "80", NULL};
 	static const char *const huge[] = {"disk_warn_pct", "1000", NULL};
-	struct tu_task_result    r;
 	char                     cfg[PATH_MAX];
 
 	(void)state;
 	config(cfg, "");
-	assert_int_equal(tu_task_run(bin, cfg, "sys.health", bad, 0, &r), 0);
-	assert_string_equal(tu_task_status(r.status), "error");
-	assert_non_null(strstr(r.error, "pg_warn_pct"));
-	tu_task_result_free(&r);
-	assert_int_equal(tu_task_run(bin, cfg, "sys.health", huge, 0, &r), 0);
-	assert_string_equal(tu_task_status(r.status), "error");
-	assert_non_null(strstr(r.error, "disk_warn_pct"));
-	tu_task_result_free(&r);
+	tu_task_expect_error(bin, cfg, "sys.health", bad, "pg_warn_pct");
+	tu_task_expect_error(bin, cfg, "sys.health", huge, "disk_warn_pct");
 }
 
 static int

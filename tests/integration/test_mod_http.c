@@ -379,18 +379,6 @@ openssl(const char *a0, ...)
 		fail_msg("openssl %s failed (see %s)", a0, log_path);
 }
 
-/* dir/rel (one of 32 rotating buffers). */
-static const char *
-path(const char *rel)
-{
-	static char buf[32][PATH_MAX];
-	static int  i;
-
-	i = (i + 1) % 32;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, rel);
-	return (buf[i]);
-}
-
 /* A certificate of `days` days for CN=localhost, key and cert in certs/. */
 static void
 make_self_signed(const char *name, const char *days)
@@ -410,36 +398,33 @@ make_self_signed(const char *name, const char *days)
 static void
 make_dated(const char *name, const char *cn, const char *start, const char *end)
 {
-	char  subj[128], csr[PATH_MAX], key[PATH_MAX], crt[PATH_MAX];
-	FILE *f;
+	char subj[128], csr[PATH_MAX], key[PATH_MAX], crt[PATH_MAX];
+	char cnf[4 * PATH_MAX];
 
 	snprintf(subj, sizeof(subj), "/CN=%s", cn);
 	snprintf(csr, sizeof(csr), "%s/ca/%s.csr", dir, name);
 	snprintf(key, sizeof(key), "%s/ca/%s.key", dir, name);
 	snprintf(crt, sizeof(crt), "%s/certs/%s.pem", dir, name);
-	if (access(path("ca/ca.cnf"), F_OK) != 0) {
-		assert_int_equal(mkdir(path("ca"), 0700), 0);
-		assert_non_null(f = fopen(path("ca/index.txt"), "w"));
-		fclose(f);
-		assert_non_null(f = fopen(path("ca/serial"), "w"));
-		fprintf(f, "01\n");
-		fclose(f);
-		assert_non_null(f = fopen(path("ca/ca.cnf"), "w"));
-		fprintf(f,
-		    "[ca]\ndefault_ca = tca\n[tca]\ndatabase = "
-		    "%s/ca/index.txt\n"
-		    "new_certs_dir = %s/ca\nserial = %s/ca/serial\n"
-		    "default_md = sha256\npolicy = pol\nunique_subject = no\n"
-		    "[pol]\ncommonName = supplied\n",
-		    dir, dir, dir);
-		fclose(f);
+	if (access(tu_path(dir, "ca/ca.cnf"), F_OK) != 0) {
+		assert_int_equal(mkdir(tu_path(dir, "ca"), 0700), 0);
+		tu_put(tu_path(dir, "ca/index.txt"), "", 0);
+		tu_put(tu_path(dir, "ca/serial"), "01\n", 0);
+		assert_true((size_t)snprintf(cnf, sizeof(cnf),
+		                "[ca]\ndefault_ca = tca\n[tca]\ndatabase = "
+		                "%s/ca/index.txt\n"
+		                "new_certs_dir = %s/ca\nserial = %s/ca/serial\n"
+		                "default_md = sha256\npolicy = pol\n"
+		                "unique_subject = no\n"
+		                "[pol]\ncommonName = supplied\n",
+		                dir, dir, dir) < sizeof(cnf));
+		tu_put(tu_path(dir, "ca/ca.cnf"), cnf, 0);
 	}
 	openssl("req", "-new", "-newkey", "ec", "-pkeyopt",
 	    "ec_paramgen_curve:prime256v1", "-nodes", "-subj", subj, "-keyout",
 	    key, "-out", csr, NULL);
-	openssl("ca", "-batch", "-config", path("ca/ca.cnf"), "-selfsign",
-	    "-keyfile", key, "-in", csr, "-out", crt, "-startdate", start,
-	    "-enddate", end, "-notext", NULL);
+	openssl("ca", "-batch", "-config", tu_path(dir, "ca/ca.cnf"),
+	    "-selfsign", "-keyfile", key, "-in", csr, "-out", crt, "-startdate",
+	    start, "-enddate", end, "-notext", NULL);
 }
 
 /* Concatenate files a and b into out. */
@@ -462,25 +447,15 @@ concat(const char *out, const char *a, const char *b)
 }
 
 static void
-write_file(const char *p, const char *text)
-{
-	FILE *f;
-
-	assert_non_null(f = fopen(p, "w"));
-	fputs(text, f);
-	fclose(f);
-}
-
-static void
 test_cert_file_days(void **state)
 {
 	struct tu_task_result r;
 	json_t               *c;
-	const char           *kv[] = {"file", path("certs/ten.pem"), NULL};
-	const char *loose[] = {"file", path("certs/ten.pem"), "warn_days", "5",
-	    "fail_days", "2", NULL};
-	const char *tight[] = {"file", path("certs/ten.pem"), "warn_days", "60",
-	    "fail_days", "10", NULL};
+	const char *kv[] = {"file", tu_path(dir, "certs/ten.pem"), NULL};
+	const char *loose[] = {"file", tu_path(dir, "certs/ten.pem"),
+	    "warn_days", "5", "fail_days", "2", NULL};
+	const char *tight[] = {"file", tu_path(dir, "certs/ten.pem"),
+	    "warn_days", "60", "fail_days", "10", NULL};
 
 	(void)state;
 	run(cfg_main, "cert.check", kv, &r);
@@ -513,9 +488,9 @@ test_cert_file_expired_and_future(void **state)
 {
 	struct tu_task_result r;
 	json_t               *c;
-	const char           *exp[] = {"file", path("certs/expired.pem"), NULL};
-	const char           *fut[] = {"file", path("certs/future.pem"), NULL};
-	const char           *both[] = {"file", path("certs/bundle.pem"), NULL};
+	const char *exp[] = {"file", tu_path(dir, "certs/expired.pem"), NULL};
+	const char *fut[] = {"file", tu_path(dir, "certs/future.pem"), NULL};
+	const char *both[] = {"file", tu_path(dir, "certs/bundle.pem"), NULL};
 
 	(void)state;
 	run(cfg_main, "cert.check", exp, &r);
@@ -547,18 +522,20 @@ test_cert_file_expired_and_future(void **state)
 static void
 test_cert_file_refused(void **state)
 {
-	const char *outside[] = {"file", path("outside/ten.pem"), NULL};
-	const char *link[] = {"file", path("certs/link.pem"), NULL};
-	const char *dirlink[] = {"file", path("certs/out/ten.pem"), NULL};
-	const char *dots[] = {"file", path("certs/../outside/ten.pem"), NULL};
+	const char *outside[] = {"file", tu_path(dir, "outside/ten.pem"), NULL};
+	const char *link[] = {"file", tu_path(dir, "certs/link.pem"), NULL};
+	const char *dirlink[] = {
+	    "file", tu_path(dir, "certs/out/ten.pem"), NULL};
+	const char *dots[] = {
+	    "file", tu_path(dir, "certs/../outside/ten.pem"), NULL};
 	const char *rel[] = {"file", "certs/ten.pem", NULL};
-	const char *junk[] = {"file", path("certs/junk.pem"), NULL};
-	const char *broken[] = {"file", path("certs/broken.pem"), NULL};
-	const char *missing[] = {"file", path("certs/none.pem"), NULL};
+	const char *junk[] = {"file", tu_path(dir, "certs/junk.pem"), NULL};
+	const char *broken[] = {"file", tu_path(dir, "certs/broken.pem"), NULL};
+	const char *missing[] = {"file", tu_path(dir, "certs/none.pem"), NULL};
 	const char *two[] = {
-	    "file", path("certs/ten.pem"), "host", "localhost", NULL};
-	const char *order[] = {"file", path("certs/ten.pem"), "warn_days", "5",
-	    "fail_days", "9", NULL};
+	    "file", tu_path(dir, "certs/ten.pem"), "host", "localhost", NULL};
+	const char *order[] = {"file", tu_path(dir, "certs/ten.pem"),
+	    "warn_days", "5", "fail_days", "9", NULL};
 
 	(void)state;
 	tu_task_expect_error(
@@ -655,24 +632,26 @@ setup(void **state)
 	port = tu_http_port(srv);
 	tu_loopback_url(u, sizeof(u));
 	tls_port = atoi(strrchr(u, ':') + 1);
-	if (mkdir(path("certs"), 0700) == -1 ||
-	    mkdir(path("outside"), 0700) == -1)
+	if (mkdir(tu_path(dir, "certs"), 0700) == -1 ||
+	    mkdir(tu_path(dir, "outside"), 0700) == -1)
 		return (-1);
 	make_self_signed("ten", "10");
 	make_dated(
 	    "expired", "expired.test", "20200101000000Z", "20200102000000Z");
 	make_dated(
 	    "future", "future.test", "20990101000000Z", "20991231000000Z");
-	concat(path("certs/bundle.pem"), path("certs/ten.pem"),
-	    path("certs/expired.pem"));
-	concat(path("outside/ten.pem"), path("certs/ten.pem"),
-	    path("certs/ten.pem"));
-	write_file(path("certs/junk.pem"), "not a certificate\n");
-	write_file(path("certs/broken.pem"),
+	concat(tu_path(dir, "certs/bundle.pem"), tu_path(dir, "certs/ten.pem"),
+	    tu_path(dir, "certs/expired.pem"));
+	concat(tu_path(dir, "outside/ten.pem"), tu_path(dir, "certs/ten.pem"),
+	    tu_path(dir, "certs/ten.pem"));
+	tu_put(tu_path(dir, "certs/junk.pem"), "not a certificate\n", 0);
+	tu_put(tu_path(dir, "certs/broken.pem"),
 	    "-----BEGIN CERTIFICATE-----\nAAAA!!!!\n"
-	    "-----END CERTIFICATE-----\n");
-	if (symlink(path("outside/ten.pem"), path("certs/link.pem")) == -1 ||
-	    symlink(path("outside"), path("certs/out")) == -1)
+	    "-----END CERTIFICATE-----\n",
+	    0);
+	if (symlink(tu_path(dir, "outside/ten.pem"),
+	        tu_path(dir, "certs/link.pem")) == -1 ||
+	    symlink(tu_path(dir, "outside"), tu_path(dir, "certs/out")) == -1)
 		return (-1);
 	/* Configs: main (a prefix with a path), none, bare (host only). */
 	snprintf(yaml, sizeof(yaml),
@@ -712,9 +691,9 @@ setup(void **state)
 	argv[2] = (char *)"-accept";
 	argv[3] = acc;
 	argv[4] = (char *)"-cert";
-	argv[5] = (char *)path("certs/ten.pem");
+	argv[5] = (char *)tu_path(dir, "certs/ten.pem");
 	argv[6] = (char *)"-key";
-	argv[7] = (char *)path("certs/ten.key");
+	argv[7] = (char *)tu_path(dir, "certs/ten.key");
 	argv[8] = (char *)"-www";
 	argv[9] = (char *)"-quiet";
 	argv[10] = NULL;

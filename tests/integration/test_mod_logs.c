@@ -28,7 +28,10 @@ static char dir[PATH_MAX];
 
 #define P(...) tu_path(dir, __VA_ARGS__)
 
-/* DIR/rel, in a static ring so that a few can be used at once. */
+/*
+ * Set path's access and modification times to `seconds` ago (a symlink
+ * itself, not its target); the test fails when it cannot.
+ */
 static void
 age(const char *path, long seconds)
 {

@@ -7,8 +7,7 @@
  * by VSM_TEST_MONGO_URI and is skipped, saying so, without it.
  *
  * The result builder test links agent/modules/mongo/mongo_result.c and
- * libmongoc when the build defines VSM_MONGO_RESULT_TEST (tests/
- * CMakeLists.txt).
+ * libmongoc (tests/CMakeLists.txt).
  */
 #include <limits.h>
 #include <setjmp.h>
@@ -21,12 +20,9 @@
 
 #include <cmocka.h>
 
+#include "mongo.h"
 #include "testutil.h"
 #include "tu_task.h"
-
-#ifdef VSM_MONGO_RESULT_TEST
-#include "mongo.h"
-#endif
 
 static char        dir[64], bin[PATH_MAX];
 static char        cfg_down[PATH_MAX], cfg_real[PATH_MAX];
@@ -42,16 +38,11 @@ run(const char *cfg, const char *module, const char *const *kv, int dry_run,
 		    tu_task_status(r->status), r->summary, r->error);
 }
 
+/* Run module against the port nothing listens on: refused with needle. */
 static void
 expect_error(const char *module, const char *const *kv, const char *needle)
 {
-	struct tu_task_result r;
-
-	run(cfg_down, module, kv, 0, &r);
-	assert_string_equal(tu_task_status(r.status), "error");
-	if (strstr(r.error, needle) == NULL)
-		fail_msg("error '%s' does not say '%s'", r.error, needle);
-	tu_task_result_free(&r);
+	tu_task_expect_error(bin, cfg_down, module, kv, needle);
 }
 
 /*
@@ -96,7 +87,6 @@ test_mongo_unreachable(void **state)
 	expect_error("mongo.reindex", kv, "No suitable servers");
 }
 
-#ifdef VSM_MONGO_RESULT_TEST
 /* serverStatus of a replica set primary, trimmed to what is read. */
 static const char status_primary[] =
     "{\"host\": \"db1:27017\", \"version\": \"6.0.14\", \"process\": "
@@ -183,7 +173,6 @@ test_mongo_result_builder(void **state)
 	assert_non_null(strstr(err.msg, "no connections section"));
 	bson_destroy(doc);
 }
-#endif
 
 /* 1 (after saying so) when no real server is configured. */
 static int
@@ -267,9 +256,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_mongo_names_refused),
 	    cmocka_unit_test(test_mongo_unreachable),
-#ifdef VSM_MONGO_RESULT_TEST
 	    cmocka_unit_test(test_mongo_result_builder),
-#endif
 	    cmocka_unit_test(test_mongo_status_real),
 	    cmocka_unit_test(test_mongo_compact_real),
 	    cmocka_unit_test(test_mongo_reindex_real),
@@ -298,11 +285,6 @@ main(void)
 	} else
 		fprintf(
 		    stderr, "SKIPPED: MongoDB tests need VSM_TEST_MONGO_URI\n");
-#ifndef VSM_MONGO_RESULT_TEST
-	fprintf(stderr,
-	    "note: the serverStatus result builder test is not "
-	    "built (needs VSM_MONGO_RESULT_TEST)\n");
-#endif
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	if (rc == 0 && tu_rmtree(dir) == -1)
 		rc = 1;

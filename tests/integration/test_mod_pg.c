@@ -66,43 +66,7 @@ expect(const char *module, const char *const *kv, int dry_run,
 static void
 refused(const char *module, const char *const *kv, const char *what)
 {
-	struct tu_task_result r;
-
-	run(module, kv, 0, &r);
-	assert_string_equal(tu_task_status(r.status), "error");
-	if (strstr(r.error, what) == NULL)
-		fail_msg("%s: '%s' does not say '%s'", module, r.error, what);
-	tu_task_result_free(&r);
-}
-
-static json_int_t
-jint(json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (!json_is_integer(v))
-		fail_msg("'%s' is not an integer", key);
-	return (json_integer_value(v));
-}
-
-static double
-jnum(json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (!json_is_number(v))
-		fail_msg("'%s' is not a number", key);
-	return (json_number_value(v));
-}
-
-static const char *
-jstr(json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (!json_is_string(v))
-		fail_msg("'%s' is not a string", key);
-	return (json_string_value(v));
+	tu_task_expect_error(bin, cfg, module, kv, what);
 }
 
 /* A psql number to wait for: sql's value within [lo, hi]. */
@@ -207,13 +171,14 @@ test_pg_connections(void **state)
 
 	(void)state;
 	expect("pg.connections", NULL, 0, "ok", &r);
-	assert_int_equal(jint(r.json, "max_connections"), 40);
-	assert_true(jint(r.json, "connections") >= 1);
-	assert_true(jnum(r.json, "used_pct") > 0);
+	assert_int_equal(tu_jint(r.json, "max_connections"), 40);
+	assert_true(tu_jint(r.json, "connections") >= 1);
+	assert_true(tu_jnum(r.json, "used_pct") > 0);
 	by_db = json_object_get(r.json, "by_database");
-	assert_true(jint(by_db, DB) >= 1);
-	assert_true(jint(json_object_get(r.json, "by_state"), "active") >= 1);
-	assert_int_equal(jint(r.json, "warn_pct"), 80);
+	assert_true(tu_jint(by_db, DB) >= 1);
+	assert_true(
+	    tu_jint(json_object_get(r.json, "by_state"), "active") >= 1);
+	assert_int_equal(tu_jint(r.json, "warn_pct"), 80);
 	tu_task_result_free(&r);
 	/* One connection of 40 is 2.5%: over a 1% warning. */
 	expect("pg.connections", warn, 0, "warn", &r);
@@ -255,29 +220,29 @@ test_pg_bloat_then_vacuum(void **state)
 	/* The deleting session's counts reach the statistics when it ends. */
 	wait_num(DEAD_BLOATED, 9000, 9000);
 	expect("pg.bloat", NULL, 0, "fail", &r);
-	assert_string_equal(jstr(r.json, "worst_table"), "bloated");
-	assert_true(jnum(r.json, "worst_pct") >= 89.9);
+	assert_string_equal(tu_jtext(r.json, "worst_table"), "bloated");
+	assert_true(tu_jnum(r.json, "worst_pct") >= 89.9);
 	row = json_array_get(json_object_get(r.json, "tables"), 0);
-	assert_int_equal(jint(row, "n_dead_tup"), 9000);
-	assert_int_equal(jint(row, "n_live_tup"), 1000);
-	assert_true(jint(row, "table_bytes") > 0);
-	assert_true(jint(row, "dead_bytes_estimate") > 0);
+	assert_int_equal(tu_jint(row, "n_dead_tup"), 9000);
+	assert_int_equal(tu_jint(row, "n_live_tup"), 1000);
+	assert_true(tu_jint(row, "table_bytes") > 0);
+	assert_true(tu_jint(row, "dead_bytes_estimate") > 0);
 	tu_task_result_free(&r);
 
 	/* A dry run names the statement and leaves the dead tuples. */
 	expect("pg.vacuum", vac, 1, "ok", &r);
 	row = json_array_get(json_object_get(r.json, "tables"), 0);
-	assert_non_null(strstr(jstr(row, "would_run"), "VACUUM"));
+	assert_non_null(strstr(tu_jtext(row, "would_run"), "VACUUM"));
 	assert_true(json_is_true(json_object_get(r.json, "dry_run")));
 	tu_task_result_free(&r);
 	assert_int_equal(tu_pg_num(&pg, DB, DEAD_BLOATED), 9000);
 
 	expect("pg.vacuum", vac, 0, "ok", &r);
-	assert_string_equal(jstr(r.json, "statement"), "VACUUM");
-	assert_int_equal(jint(r.json, "done"), 1);
+	assert_string_equal(tu_jtext(r.json, "statement"), "VACUUM");
+	assert_int_equal(tu_jint(r.json, "done"), 1);
 	row = json_array_get(json_object_get(r.json, "tables"), 0);
-	assert_int_equal(jint(row, "dead_before"), 9000);
-	assert_true(jint(row, "duration_ms") >= 0);
+	assert_int_equal(tu_jint(row, "dead_before"), 9000);
+	assert_true(tu_jint(row, "duration_ms") >= 0);
 	tu_task_result_free(&r);
 	wait_num(DEAD_BLOATED, 0, 0);
 	/* Nothing bloated is left (t is under min_rows). */
@@ -297,13 +262,13 @@ test_pg_vacuum_schema(void **state)
 	(void)state;
 	/* Every table of public, the oddly named one quoted. */
 	expect("pg.vacuum", kv, 0, "ok", &r);
-	assert_string_equal(jstr(r.json, "statement"), "VACUUM (ANALYZE)");
-	assert_int_equal(jint(r.json, "failed"), 0);
-	assert_int_equal(jint(r.json, "tables_total"), 5);
+	assert_string_equal(tu_jtext(r.json, "statement"), "VACUUM (ANALYZE)");
+	assert_int_equal(tu_jint(r.json, "failed"), 0);
+	assert_int_equal(tu_jint(r.json, "tables_total"), 5);
 	json_array_foreach(json_object_get(r.json, "tables"), i, t)
 	{
 		assert_null(json_object_get(t, "error"));
-		odd += strcmp(jstr(t, "table"), ODD_TABLE) == 0;
+		odd += strcmp(tu_jtext(t, "table"), ODD_TABLE) == 0;
 	}
 	assert_int_equal(odd, 1);
 	tu_task_result_free(&r);
@@ -329,7 +294,7 @@ test_pg_vacuum_full(void **state)
 	assert_int_equal(tu_pg_num(&pg, DB, FILENODE("t")), before);
 	/* VACUUM FULL rewrites the table into a new file. */
 	expect("pg.vacuum", force, 0, "ok", &r);
-	assert_string_equal(jstr(r.json, "statement"), "VACUUM (FULL)");
+	assert_string_equal(tu_jtext(r.json, "statement"), "VACUUM (FULL)");
 	tu_task_result_free(&r);
 	assert_true(tu_pg_num(&pg, DB, FILENODE("t")) != before);
 	assert_int_equal(tu_pg_num(&pg, DB, ROWS_T), 3);
@@ -366,7 +331,7 @@ test_pg_vacuum_full_in_window(void **state)
 	    tu_task_run_window(bin, cfg, "pg.vacuum", kv, 0, now + 3600000, &r),
 	    0);
 	assert_string_equal(tu_task_status(r.status), "ok");
-	assert_string_equal(jstr(r.json, "statement"), "VACUUM (FULL)");
+	assert_string_equal(tu_jtext(r.json, "statement"), "VACUUM (FULL)");
 	tu_task_result_free(&r);
 	assert_true(tu_pg_num(&pg, DB, FILENODE("t")) != before);
 	assert_int_equal(tu_pg_num(&pg, DB, ROWS_T), 3);
@@ -380,8 +345,8 @@ test_pg_analyze(void **state)
 
 	(void)state;
 	expect("pg.analyze", kv, 0, "ok", &r);
-	assert_string_equal(jstr(r.json, "statement"), "ANALYZE");
-	assert_int_equal(jint(r.json, "done"), 1);
+	assert_string_equal(tu_jtext(r.json, "statement"), "ANALYZE");
+	assert_int_equal(tu_jint(r.json, "done"), 1);
 	tu_task_result_free(&r);
 	wait_num("SELECT count(*) FROM pg_stat_user_tables WHERE relname = "
 	         "'" ODD_TABLE "' AND last_analyze IS NOT NULL",
@@ -408,9 +373,9 @@ test_pg_reindex(void **state)
 
 	/* A new index file; CONCURRENTLY on PostgreSQL 12 and later. */
 	expect("pg.reindex", idx, 0, "ok", &r);
-	assert_string_equal(jstr(r.json, "target"), "index");
+	assert_string_equal(tu_jtext(r.json, "target"), "index");
 	assert_true(json_is_true(json_object_get(r.json, "concurrently")));
-	assert_string_equal(jstr(r.json, "statement"),
+	assert_string_equal(tu_jtext(r.json, "statement"),
 	    "REINDEX INDEX CONCURRENTLY \"public\".\"" ODD_INDEX "\"");
 	tu_task_result_free(&r);
 	assert_true(
@@ -418,13 +383,13 @@ test_pg_reindex(void **state)
 
 	expect("pg.reindex", tbl, 0, "ok", &r);
 	assert_true(json_is_false(json_object_get(r.json, "concurrently")));
-	assert_string_equal(
-	    jstr(r.json, "statement"), "REINDEX TABLE \"public\".\"bloated\"");
+	assert_string_equal(tu_jtext(r.json, "statement"),
+	    "REINDEX TABLE \"public\".\"bloated\"");
 	tu_task_result_free(&r);
 
 	expect("pg.reindex", NULL, 0, "ok", &r);
-	assert_string_equal(jstr(r.json, "target"), "database");
-	assert_string_equal(jstr(r.json, "name"), DB);
+	assert_string_equal(tu_jtext(r.json, "target"), "database");
+	assert_string_equal(tu_jtext(r.json, "name"), DB);
 	tu_task_result_free(&r);
 
 	refused("pg.reindex", both, "not both");
@@ -446,14 +411,14 @@ test_pg_table_sizes(void **state)
 	tables = json_object_get(r.json, "tables");
 	assert_int_equal(json_array_size(tables), 2);
 	row = json_array_get(tables, 0);
-	assert_string_equal(jstr(row, "table"), "big");
-	assert_string_equal(jstr(row, "schema"), "public");
-	assert_true(jint(row, "total_bytes") > 1000000);
-	assert_true(jint(row, "total_bytes") >= jint(row, "table_bytes"));
-	assert_true(jint(row, "index_bytes") >= 0);
-	assert_int_equal(jint(row, "rows_estimate"), 20000);
+	assert_string_equal(tu_jtext(row, "table"), "big");
+	assert_string_equal(tu_jtext(row, "schema"), "public");
+	assert_true(tu_jint(row, "total_bytes") > 1000000);
+	assert_true(tu_jint(row, "total_bytes") >= tu_jint(row, "table_bytes"));
+	assert_true(tu_jint(row, "index_bytes") >= 0);
+	assert_int_equal(tu_jint(row, "rows_estimate"), 20000);
 	assert_int_equal(
-	    jint(r.json, "largest_bytes"), jint(row, "total_bytes"));
+	    tu_jint(r.json, "largest_bytes"), tu_jint(row, "total_bytes"));
 	tu_task_result_free(&r);
 	expect("pg.table_sizes", warn, 0, "warn", &r);
 	tu_task_result_free(&r);
@@ -474,13 +439,13 @@ test_pg_slow_queries(void **state)
 	sql_ok(DB, "SELECT pg_sleep(0.3)");
 	expect("pg.slow_queries", kv, 0, "warn", &r);
 	q = json_array_get(json_object_get(r.json, "queries"), 0);
-	assert_non_null(strstr(jstr(q, "query"), "pg_sleep"));
-	assert_true(jnum(q, "mean_ms") >= 300);
-	assert_true(jint(q, "calls") >= 1);
-	assert_true(jnum(r.json, "worst_mean_ms") >= 300);
+	assert_non_null(strstr(tu_jtext(q, "query"), "pg_sleep"));
+	assert_true(tu_jnum(q, "mean_ms") >= 300);
+	assert_true(tu_jint(q, "calls") >= 1);
+	assert_true(tu_jnum(r.json, "worst_mean_ms") >= 300);
 	tu_task_result_free(&r);
 	expect("pg.slow_queries", total, 0, "ok", &r);
-	assert_string_equal(jstr(r.json, "order"), "total");
+	assert_string_equal(tu_jtext(r.json, "order"), "total");
 	assert_true(json_array_size(json_object_get(r.json, "queries")) <= 3);
 	tu_task_result_free(&r);
 	/* Preloaded, but not created in that database. */
@@ -499,13 +464,13 @@ test_pg_stats(void **state)
 
 	(void)state;
 	expect("pg.stats", kv, 0, "ok", &r);
-	assert_string_equal(jstr(r.json, "database"), DB);
-	assert_true(jint(r.json, "size_bytes") > 1000000);
-	assert_int_equal(jint(r.json, "max_connections"), 40);
-	assert_true(jint(r.json, "commits") > 0);
-	assert_true(jint(r.json, "deadlocks") >= 0);
-	assert_true(jint(r.json, "temp_files") >= 0);
-	assert_true(jnum(r.json, "cache_hit_pct") > 0);
+	assert_string_equal(tu_jtext(r.json, "database"), DB);
+	assert_true(tu_jint(r.json, "size_bytes") > 1000000);
+	assert_int_equal(tu_jint(r.json, "max_connections"), 40);
+	assert_true(tu_jint(r.json, "commits") > 0);
+	assert_true(tu_jint(r.json, "deadlocks") >= 0);
+	assert_true(tu_jint(r.json, "temp_files") >= 0);
+	assert_true(tu_jnum(r.json, "cache_hit_pct") > 0);
 	assert_true(json_array_size(json_object_get(r.json, "top_tables")) > 0);
 	assert_true(json_is_array(json_object_get(r.json, "slow_queries")));
 	tu_task_result_free(&r);
@@ -593,9 +558,9 @@ test_pg_lock_timeout(void)
 	json_t     *row;
 
 	expect("pg.vacuum", kv, 0, "fail", &r);
-	assert_int_equal(jint(r.json, "failed"), 1);
+	assert_int_equal(tu_jint(r.json, "failed"), 1);
 	row = json_array_get(json_object_get(r.json, "tables"), 0);
-	assert_non_null(strstr(jstr(row, "error"), "lock timeout"));
+	assert_non_null(strstr(tu_jtext(row, "error"), "lock timeout"));
 	tu_task_result_free(&r);
 }
 

@@ -59,39 +59,6 @@ expect(const struct tu_task_result *r, const char *status)
 	assert_string_equal(tu_task_status(r->status), status);
 }
 
-static long long
-jint(const struct tu_task_result *r, const char *key)
-{
-	json_t *v;
-
-	assert_non_null(r->json);
-	v = json_object_get(r->json, key);
-	assert_true(json_is_integer(v));
-	return (json_integer_value(v));
-}
-
-static int
-jbool(const struct tu_task_result *r, const char *key)
-{
-	json_t *v;
-
-	assert_non_null(r->json);
-	v = json_object_get(r->json, key);
-	assert_true(json_is_boolean(v));
-	return (json_is_true(v));
-}
-
-static const char *
-jstr(const struct tu_task_result *r, const char *key)
-{
-	json_t *v;
-
-	assert_non_null(r->json);
-	v = json_object_get(r->json, key);
-	assert_true(json_is_string(v));
-	return (json_string_value(v));
-}
-
 /* The task ended error and its message has needle. */
 static void
 expect_error(const struct tu_task_result *r, const char *needle)
@@ -136,16 +103,16 @@ test_redis_memory_figures(void **state)
 	(void)state;
 	run(cfg_main, "redis.memory", NULL, 0, &r);
 	expect(&r, "ok");
-	assert_true(jint(&r, "used_memory") > 0);
-	assert_true(jint(&r, "used_memory_rss") > 0);
-	assert_true(jint(&r, "used_memory_peak") > 0);
-	assert_int_equal(jint(&r, "maxmemory"), 0);
+	assert_true(tu_jint(r.json, "used_memory") > 0);
+	assert_true(tu_jint(r.json, "used_memory_rss") > 0);
+	assert_true(tu_jint(r.json, "used_memory_peak") > 0);
+	assert_int_equal(tu_jint(r.json, "maxmemory"), 0);
 	assert_true(
 	    json_is_number(json_object_get(r.json, "mem_fragmentation_ratio")));
-	assert_string_equal(jstr(&r, "maxmemory_policy"), "noeviction");
+	assert_string_equal(tu_jtext(r.json, "maxmemory_policy"), "noeviction");
 	assert_null(json_object_get(r.json, "used_pct"));
 	/* A small Redis wastes far less than the default 100MiB. */
-	assert_false(jbool(&r, "fragmentation_checked"));
+	assert_false(tu_jbool(r.json, "fragmentation_checked"));
 	tu_task_result_free(&r);
 }
 
@@ -161,7 +128,7 @@ test_redis_memory_maxmemory_thresholds(void **state)
 
 	(void)state;
 	run(cfg_main, "redis.memory", NULL, 0, &r);
-	used = jint(&r, "used_memory");
+	used = tu_jint(r.json, "used_memory");
 	tu_task_result_free(&r);
 	/* About 25% used. */
 	snprintf(max, sizeof(max), "%lld", used * 4);
@@ -192,7 +159,7 @@ test_redis_memory_fragmentation(void **state)
 	(void)state;
 	/* Nothing ignored: a small Redis's rss is well above its data. */
 	run(cfg_main, "redis.memory", kv, 0, &r);
-	assert_true(jbool(&r, "fragmentation_checked"));
+	assert_true(tu_jbool(r.json, "fragmentation_checked"));
 	assert_true(json_number_value(json_object_get(
 	                r.json, "mem_fragmentation_ratio")) >= 1.0);
 	expect(&r, "fail");
@@ -241,11 +208,11 @@ test_redis_persistence_and_bgsave(void **state)
 	unlink(dump);
 	run(cfg_main, "redis.persistence", NULL, 0, &r);
 	expect(&r, "ok");
-	assert_string_equal(jstr(&r, "rdb_last_bgsave_status"), "ok");
-	assert_false(jbool(&r, "aof_enabled"));
-	assert_false(jbool(&r, "rdb_bgsave_in_progress"));
-	assert_true(jint(&r, "last_save_age_s") >= 0);
-	assert_true(jint(&r, "last_save") > 0);
+	assert_string_equal(tu_jtext(r.json, "rdb_last_bgsave_status"), "ok");
+	assert_false(tu_jbool(r.json, "aof_enabled"));
+	assert_false(tu_jbool(r.json, "rdb_bgsave_in_progress"));
+	assert_true(tu_jint(r.json, "last_save_age_s") >= 0);
+	assert_true(tu_jint(r.json, "last_save") > 0);
 	tu_task_result_free(&r);
 
 	/* Unsaved changes older than warn_age. */
@@ -254,9 +221,9 @@ test_redis_persistence_and_bgsave(void **state)
 	sleep(2);
 	run(cfg_main, "redis.persistence", age_warn, 0, &r);
 	expect(&r, "warn");
-	assert_true(jbool(&r, "age_checked"));
-	assert_true(jint(&r, "rdb_changes_since_last_save") >= 1);
-	assert_true(jint(&r, "last_save_age_s") >= 1);
+	assert_true(tu_jbool(r.json, "age_checked"));
+	assert_true(tu_jint(r.json, "rdb_changes_since_last_save") >= 1);
+	assert_true(tu_jint(r.json, "last_save_age_s") >= 1);
 	tu_task_result_free(&r);
 	run(cfg_main, "redis.persistence", age_fail, 0, &r);
 	expect(&r, "fail");
@@ -268,16 +235,16 @@ test_redis_persistence_and_bgsave(void **state)
 	/* dry_run starts nothing. */
 	run(cfg_main, "redis.bgsave", NULL, 1, &r);
 	expect(&r, "ok");
-	assert_true(jbool(&r, "dry_run"));
+	assert_true(tu_jbool(r.json, "dry_run"));
 	tu_task_result_free(&r);
 	assert_int_equal(stat(dump, &st), -1);
 
 	run(cfg_main, "redis.bgsave", NULL, 0, &r);
 	expect(&r, "ok");
-	assert_true(jbool(&r, "completed"));
-	assert_false(jbool(&r, "already_running"));
-	assert_string_equal(jstr(&r, "rdb_last_bgsave_status"), "ok");
-	assert_true(jint(&r, "duration_ms") >= 0);
+	assert_true(tu_jbool(r.json, "completed"));
+	assert_false(tu_jbool(r.json, "already_running"));
+	assert_string_equal(tu_jtext(r.json, "rdb_last_bgsave_status"), "ok");
+	assert_true(tu_jint(r.json, "duration_ms") >= 0);
 	tu_task_result_free(&r);
 	/* The save really reached the disk. */
 	assert_int_equal(stat(dump, &st), 0);
@@ -286,8 +253,8 @@ test_redis_persistence_and_bgsave(void **state)
 	/* Nothing unsaved now: the age no longer matters. */
 	run(cfg_main, "redis.persistence", age_fail, 0, &r);
 	expect(&r, "ok");
-	assert_int_equal(jint(&r, "rdb_changes_since_last_save"), 0);
-	assert_false(jbool(&r, "age_checked"));
+	assert_int_equal(tu_jint(r.json, "rdb_changes_since_last_save"), 0);
+	assert_false(tu_jbool(r.json, "age_checked"));
 	tu_task_result_free(&r);
 }
 
@@ -308,14 +275,14 @@ test_redis_bgsave_already_running(void **state)
 
 	run(cfg_main, "redis.bgsave", shortwait, 0, &r);
 	expect(&r, "fail");
-	assert_true(jbool(&r, "already_running"));
-	assert_false(jbool(&r, "completed"));
+	assert_true(tu_jbool(r.json, "already_running"));
+	assert_false(tu_jbool(r.json, "completed"));
 	tu_task_result_free(&r);
 
 	run(cfg_main, "redis.bgsave", NULL, 0, &r);
 	expect(&r, "ok");
-	assert_true(jbool(&r, "already_running"));
-	assert_true(jbool(&r, "completed"));
+	assert_true(tu_jbool(r.json, "already_running"));
+	assert_true(tu_jbool(r.json, "completed"));
 	tu_task_result_free(&r);
 	config_set("rdb-key-save-delay", "0");
 	flushall();
@@ -336,12 +303,12 @@ test_redis_bgsave_failure(void **state)
 	    tu_redis_cmdv(&asrv, 0, 3, argv, out, sizeof(out)), '+');
 	run(cfg_auth, "redis.bgsave", NULL, 0, &r);
 	expect(&r, "fail");
-	assert_true(jbool(&r, "completed"));
-	assert_string_equal(jstr(&r, "rdb_last_bgsave_status"), "err");
+	assert_true(tu_jbool(r.json, "completed"));
+	assert_string_equal(tu_jtext(r.json, "rdb_last_bgsave_status"), "err");
 	tu_task_result_free(&r);
 	run(cfg_auth, "redis.persistence", NULL, 0, &r);
 	expect(&r, "fail");
-	assert_string_equal(jstr(&r, "rdb_last_bgsave_status"), "err");
+	assert_string_equal(tu_jtext(r.json, "rdb_last_bgsave_status"), "err");
 	tu_task_result_free(&r);
 }
 
@@ -353,17 +320,17 @@ test_redis_purge(void **state)
 	(void)state;
 	run(cfg_main, "redis.purge", NULL, 1, &r);
 	expect(&r, "ok");
-	assert_true(jbool(&r, "dry_run"));
-	assert_false(jbool(&r, "purged"));
-	assert_true(jint(&r, "rss_before") > 0);
+	assert_true(tu_jbool(r.json, "dry_run"));
+	assert_false(tu_jbool(r.json, "purged"));
+	assert_true(tu_jint(r.json, "rss_before") > 0);
 	tu_task_result_free(&r);
 	run(cfg_main, "redis.purge", NULL, 0, &r);
 	expect(&r, "ok");
-	assert_true(jbool(&r, "purged"));
-	assert_true(jint(&r, "rss_before") > 0);
-	assert_true(jint(&r, "rss_after") > 0);
-	assert_true(jint(&r, "used_memory_after") > 0);
-	(void)jint(&r, "rss_freed");
+	assert_true(tu_jbool(r.json, "purged"));
+	assert_true(tu_jint(r.json, "rss_before") > 0);
+	assert_true(tu_jint(r.json, "rss_after") > 0);
+	assert_true(tu_jint(r.json, "used_memory_after") > 0);
+	(void)tu_jint(r.json, "rss_freed");
 	tu_task_result_free(&r);
 }
 
@@ -388,10 +355,10 @@ test_redis_delete_count_then_execute(void **state)
 	/* Counting is the default. */
 	run(cfg_main, "redis.delete_pattern", count, 0, &r);
 	expect(&r, "ok");
-	assert_string_equal(jstr(&r, "mode"), "count");
-	assert_int_equal(jint(&r, "matched"), 5000);
-	assert_int_equal(jint(&r, "deleted"), 0);
-	assert_false(jbool(&r, "truncated"));
+	assert_string_equal(tu_jtext(r.json, "mode"), "count");
+	assert_int_equal(tu_jint(r.json, "matched"), 5000);
+	assert_int_equal(tu_jint(r.json, "deleted"), 0);
+	assert_false(tu_jbool(r.json, "truncated"));
 	samples = json_object_get(r.json, "samples");
 	assert_int_equal(json_array_size(samples), 10);
 	for (i = 0; i < json_array_size(samples); i++)
@@ -403,25 +370,25 @@ test_redis_delete_count_then_execute(void **state)
 	/* execute=true under dry_run still only counts. */
 	run(cfg_main, "redis.delete_pattern", exec, 1, &r);
 	expect(&r, "ok");
-	assert_string_equal(jstr(&r, "mode"), "count");
-	assert_int_equal(jint(&r, "deleted"), 0);
+	assert_string_equal(tu_jtext(r.json, "mode"), "count");
+	assert_int_equal(tu_jint(r.json, "deleted"), 0);
 	tu_task_result_free(&r);
 	assert_int_equal(dbsize(0), 5300);
 
 	/* max_keys caps the deletion and says more match. */
 	run(cfg_main, "redis.delete_pattern", capped, 0, &r);
 	expect(&r, "warn");
-	assert_true(jbool(&r, "truncated"));
-	assert_int_equal(jint(&r, "deleted"), 1000);
+	assert_true(tu_jbool(r.json, "truncated"));
+	assert_int_equal(tu_jint(r.json, "deleted"), 1000);
 	tu_task_result_free(&r);
 	assert_int_equal(dbsize(0), 4300);
 
 	run(cfg_main, "redis.delete_pattern", exec, 0, &r);
 	expect(&r, "ok");
-	assert_string_equal(jstr(&r, "mode"), "delete");
-	assert_int_equal(jint(&r, "deleted"), 4000);
+	assert_string_equal(tu_jtext(r.json, "mode"), "delete");
+	assert_int_equal(tu_jint(r.json, "deleted"), 4000);
 	/* In batches of at most 100. */
-	assert_true(jint(&r, "unlink_calls") >= 40);
+	assert_true(tu_jint(r.json, "unlink_calls") >= 40);
 	tu_task_result_free(&r);
 	assert_int_equal(dbsize(0), 300);
 	assert_int_equal(
@@ -447,8 +414,8 @@ test_redis_delete_db_and_allow_all(void **state)
 
 	run(cfg_main, "redis.delete_pattern", in5, 0, &r);
 	expect(&r, "ok");
-	assert_int_equal(jint(&r, "db"), 5);
-	assert_int_equal(jint(&r, "deleted"), 200);
+	assert_int_equal(tu_jint(r.json, "db"), 5);
+	assert_int_equal(tu_jint(r.json, "deleted"), 200);
 	tu_task_result_free(&r);
 	assert_int_equal(dbsize(5), 0);
 	assert_int_equal(dbsize(0), 100);
@@ -460,7 +427,7 @@ test_redis_delete_db_and_allow_all(void **state)
 	assert_int_equal(dbsize(6), 50);
 	run(cfg_main, "redis.delete_pattern", allok, 0, &r);
 	expect(&r, "ok");
-	assert_int_equal(jint(&r, "deleted"), 50);
+	assert_int_equal(tu_jint(r.json, "deleted"), 50);
 	tu_task_result_free(&r);
 	assert_int_equal(dbsize(6), 0);
 	assert_int_equal(dbsize(0), 100);
@@ -521,11 +488,11 @@ test_redis_delete_hostile(void **state)
 	/* Protocol-looking text is one literal pattern: it matches nothing. */
 	run(cfg_main, "redis.delete_pattern", spaced, 0, &r);
 	expect(&r, "ok");
-	assert_int_equal(jint(&r, "matched"), 0);
+	assert_int_equal(tu_jint(r.json, "matched"), 0);
 	tu_task_result_free(&r);
 	run(cfg_main, "redis.delete_pattern", quoted, 0, &r);
 	expect(&r, "ok");
-	assert_int_equal(jint(&r, "matched"), 0);
+	assert_int_equal(tu_jint(r.json, "matched"), 0);
 	tu_task_result_free(&r);
 	assert_int_equal(dbsize(0), 100);
 
@@ -547,14 +514,14 @@ test_redis_delete_hostile(void **state)
 	    tu_redis_cmdv(&srv, 0, 3, oddkey, out, sizeof(out)), '+');
 	run(cfg_main, "redis.delete_pattern", odd, 0, &r);
 	expect(&r, "ok");
-	assert_int_equal(jint(&r, "matched"), 1);
+	assert_int_equal(tu_jint(r.json, "matched"), 1);
 	assert_string_equal(json_string_value(json_array_get(
 	                        json_object_get(r.json, "samples"), 0)),
 	    "odd key\\x0d\\x0awith crlf");
 	tu_task_result_free(&r);
 	run(cfg_main, "redis.delete_pattern", oddx, 0, &r);
 	expect(&r, "ok");
-	assert_int_equal(jint(&r, "deleted"), 1);
+	assert_int_equal(tu_jint(r.json, "deleted"), 1);
 	tu_task_result_free(&r);
 	assert_int_equal(dbsize(0), 100);
 }
@@ -608,7 +575,7 @@ test_redis_unix_socket(void **state)
 	mkcfg("sock", yaml, cfg, sizeof(cfg));
 	run(cfg, "redis.memory", NULL, 0, &r);
 	expect(&r, "ok");
-	assert_true(jint(&r, "used_memory") > 0);
+	assert_true(tu_jint(r.json, "used_memory") > 0);
 	tu_task_result_free(&r);
 }
 
@@ -791,8 +758,8 @@ test_redis_hostile_replies(void **state)
 	reply = bulk(unknown, &len);
 	hostile_run("h-unknown", reply, len, NULL, &r);
 	expect(&r, "ok");
-	assert_int_equal(jint(&r, "used_memory"), 100);
-	assert_int_equal(jint(&r, "used_memory_rss"), 200);
+	assert_int_equal(tu_jint(r.json, "used_memory"), 100);
+	assert_int_equal(tu_jint(r.json, "used_memory_rss"), 200);
 	tu_task_result_free(&r);
 	free(reply);
 

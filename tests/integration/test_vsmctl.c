@@ -36,6 +36,7 @@
 
 #include "envelope.h"
 #include "testutil.h"
+#include "tu_fleet.h"
 
 extern char **environ;
 
@@ -754,7 +755,6 @@ test_capabilities_reach_hosts_and_host_show(void **state)
 	json_t      *doc, *h, *caps = NULL;
 	const char  *tok;
 	char         token[80];
-	size_t       i;
 
 	(void)state;
 	memset(&a, 0, sizeof(a));
@@ -771,10 +771,8 @@ test_capabilities_reach_hosts_and_host_show(void **state)
 	    VSM__WELCOME__STATUS__ACCEPTED);
 	assert_int_equal(vsmctl(o, "hosts", "--json", NULL), 0);
 	assert_non_null(doc = json_loads(o->out, 0, NULL));
-	json_array_foreach(doc, i,
-	    h) if (strcmp(json_string_value(json_object_get(h, "name")),
-	               "cap-1") == 0) caps = json_object_get(h, "capabilities");
-	assert_non_null(caps);
+	assert_non_null(h = tu_by_name(doc, "cap-1"));
+	assert_non_null(caps = json_object_get(h, "capabilities"));
 	assert_int_equal(json_array_size(json_object_get(caps, "modules")), 3);
 	assert_true(has_str(json_object_get(caps, "modules"), "exec.*"));
 	assert_true(
@@ -792,7 +790,6 @@ test_capabilities_reach_hosts_and_host_show(void **state)
 	    "exec.certbot-renew"));
 	json_decref(doc);
 	assert_int_equal(vsmctl(o, "host", "show", "cap-1", NULL), 0);
-	fprintf(stderr, "# host show:\n%s", o->out);
 	assert_string_equal(o->err, "");
 	assert_non_null(strstr(o->out, "cap-1"));
 	assert_non_null(strstr(o->out, "role=web"));

@@ -117,8 +117,9 @@ tu_file_replace(const char *path, const char *from, const char *to)
 	fclose(fp);
 	buf[n] = '\0';
 	assert_non_null(p = strstr(buf, from));
-	snprintf(res, sizeof(res), "%.*s%s%s", (int)(p - buf), buf, to,
-	    p + strlen(from));
+	assert_true(
+	    (size_t)snprintf(res, sizeof(res), "%.*s%s%s", (int)(p - buf), buf,
+	        to, p + strlen(from)) < sizeof(res));
 	assert_non_null(fp = fopen(path, "w"));
 	fputs(res, fp);
 	fclose(fp);
@@ -135,6 +136,7 @@ tu_vsmctl_argv(struct tu_fleet *fl, struct tu_out *o, char *const args[])
 	size_t                     len[2] = {0, 0};
 	char                      *buf[2] = {o->out, o->err};
 	int                        po[2], pe[2], n = 0, i, open = 2, st;
+	int                        full = 0;
 	ssize_t                    r;
 	pid_t                      pid;
 
@@ -167,6 +169,15 @@ tu_vsmctl_argv(struct tu_fleet *fl, struct tu_out *o, char *const args[])
 		for (i = 0; i < 2; i++) {
 			if (pfd[i].fd < 0 || pfd[i].revents == 0)
 				continue;
+			if (len[i] == TU_FLEET_OUT_CAP - 1) {
+				/* read(..., 0) would look like EOF */
+				full = 1;
+				kill(pid, SIGKILL);
+				close(pfd[i].fd);
+				pfd[i].fd = -1;
+				open--;
+				continue;
+			}
 			r = read(pfd[i].fd, buf[i] + len[i],
 			    TU_FLEET_OUT_CAP - 1 - len[i]);
 			if (r <= 0) {
@@ -183,6 +194,8 @@ tu_vsmctl_argv(struct tu_fleet *fl, struct tu_out *o, char *const args[])
 	o->out[len[0]] = '\0';
 	o->err[len[1]] = '\0';
 	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (full)
+		fail_msg("vsmctl: output over %d bytes", TU_FLEET_OUT_CAP - 1);
 	o->rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 	return (o->rc);
 }

@@ -33,6 +33,7 @@
 #include "artifact.h"
 #include "log.h"
 #include "runner.h"
+#include "testutil.h"
 
 #ifndef VSM_TASK_TEST_PATH
 #error "VSM_TASK_TEST_PATH must name the vsm-task-test binary"
@@ -228,6 +229,30 @@ teardown(void **state)
 {
 	runner_free(*state);
 	return (0);
+}
+
+/*
+ * The artifact test's directory: made by setup_art, removed by
+ * teardown_art whether or not the test passed.
+ */
+static char art_dir[] = "/tmp/vsm-art-XXXXXX";
+
+static int
+setup_art(void **state)
+{
+	if (mkdtemp(art_dir) == NULL)
+		return (-1);
+	return (setup(state));
+}
+
+static int
+teardown_art(void **state)
+{
+	int ret = 0;
+
+	if (tu_rmtree(art_dir) == -1)
+		ret = -1;
+	return (teardown(state) == -1 ? -1 : ret);
 }
 
 /* Start module with params "k=v"... (NULL-terminated) and wait. */
@@ -555,13 +580,11 @@ test_artifacts_announced_only_when_true(void **state)
 	struct runner           *r;
 	struct collect           c;
 	struct vsm_err           err;
-	char                     dir[] = "/tmp/vsm-art-XXXXXX", path[128];
-	char                     rm[160];
+	const char              *dir = art_dir;
+	char                     path[128];
 	uint8_t                  h[32];
 	int                      fd;
 
-	(void)state;
-	assert_non_null(mkdtemp(dir));
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.task_path = VSM_TASK_TEST_PATH;
 	cfg.artifact_dir = dir;
@@ -598,8 +621,6 @@ test_artifacts_announced_only_when_true(void **state)
 	assert_int_equal(c.status, VSM__TASK_STATUS__TASK_ERROR);
 	assert_non_null(strstr(c.error, "keeps no artifacts"));
 	collect_free(&c);
-	snprintf(rm, sizeof(rm), "rm -rf %s", dir);
-	assert_int_equal(system(rm), 0);
 }
 
 static void
@@ -863,7 +884,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_list_modules_prints_the_table),
 	    cmocka_unit_test_setup_teardown(
-	        test_artifacts_announced_only_when_true, setup, teardown),
+	        test_artifacts_announced_only_when_true, setup_art,
+	        teardown_art),
 	    cmocka_unit_test_setup_teardown(test_ping_ok, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_sys_modules_return_numbers, setup, teardown),

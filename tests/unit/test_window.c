@@ -16,30 +16,7 @@
 #include <cmocka.h>
 
 #include "cron.h"
-
-static int64_t
-at(const char *iso)
-{
-	struct vsm_err err = {{0}};
-	int64_t        t = 0;
-
-	if (vsm_time_parse(iso, "UTC", &t, &err) == -1)
-		fail_msg("%s: %s", iso, err.msg);
-	return (t);
-}
-
-static const char *
-iso(const char *tz, int64_t t)
-{
-	static char    buf[4][48];
-	static int     n;
-	struct vsm_err err = {{0}};
-	char          *b = buf[n++ % 4];
-
-	if (vsm_time_format(tz, t, b, sizeof(buf[0]), &err) == -1)
-		fail_msg("%lld: %s", (long long)t, err.msg);
-	return (b);
-}
+#include "tu_time.h"
 
 #define SUN (1 << 0)
 #define MON (1 << 1)
@@ -216,14 +193,14 @@ test_inside_outside_and_next_open(void **state)
 			fail_msg("'%s': %s", ac->window, err.msg);
 		end = next = -1;
 		if ((r = vsm_window_at(
-		         &w, ac->tz, at(ac->t), &end, &next, &err)) == -1)
+		         &w, ac->tz, tu_at(ac->t), &end, &next, &err)) == -1)
 			fail_msg("'%s' at %s: %s", ac->window, ac->t, err.msg);
 		if (r != ac->inside)
 			fail_msg("'%s' %s at %s: inside %d, want %d",
 			    ac->window, ac->tz, ac->t, r, ac->inside);
-		if (strcmp(iso(ac->tz, r ? end : next), ac->when) != 0)
+		if (strcmp(tu_iso(ac->tz, r ? end : next), ac->when) != 0)
 			fail_msg("'%s' %s at %s: got %s, want %s", ac->window,
-			    ac->tz, ac->t, iso(ac->tz, r ? end : next),
+			    ac->tz, ac->t, tu_iso(ac->tz, r ? end : next),
 			    ac->when);
 	}
 }
@@ -240,7 +217,7 @@ test_walking_a_week_of_openings(void **state)
 	    "2026-04-04T02:00:00+02:00"};
 	struct vsm_window        w;
 	struct vsm_err           err;
-	int64_t                  t = at("2026-03-27T12:00:00Z"), end, next;
+	int64_t                  t = tu_at("2026-03-27T12:00:00Z"), end, next;
 	size_t                   i;
 
 	(void)state;
@@ -250,11 +227,11 @@ test_walking_a_week_of_openings(void **state)
 		assert_int_equal(
 		    vsm_window_at(&w, "Europe/Berlin", t, &end, &next, &err),
 		    0);
-		assert_string_equal(iso("Europe/Berlin", next), opens[i]);
+		assert_string_equal(tu_iso("Europe/Berlin", next), opens[i]);
 		assert_int_equal(
 		    vsm_window_at(&w, "Europe/Berlin", next, &end, &t, &err),
 		    1);
-		assert_string_equal(iso("Europe/Berlin", end), ends[i]);
+		assert_string_equal(tu_iso("Europe/Berlin", end), ends[i]);
 		t = end;
 	}
 }
