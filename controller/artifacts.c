@@ -626,6 +626,38 @@ art_take_chunk(struct artifacts *a, struct upload *u,
 	return (0);
 }
 
+/*
+ * The host's upload id, referenced and locked (u->mtx); NULL when there
+ * is none, with req answered.
+ */
+static struct upload *
+art_begin(
+    struct artifacts *a, uint64_t id, int64_t host_id, struct vsm_srv_req *req)
+{
+	struct upload *u;
+
+	if ((u = art_get(a, id, host_id)) == NULL) {
+		agents_reply_error(
+		    req, VSM_ART_ERR_UNKNOWN, "no such upload; open it again");
+		return (NULL);
+	}
+	pthread_mutex_lock(&u->mtx);
+	return (u);
+}
+
+/* Unlock and drop u; a non-zero code answers req with err. */
+static void
+art_end(struct artifacts *a, struct upload *u, int64_t host_id,
+    struct vsm_srv_req *req, int code, const struct vsm_err *err)
+{
+	pthread_mutex_unlock(&u->mtx);
+	if (code != 0) {
+		log_warnx("host %lld: %s", (long long)host_id, err->msg);
+		agents_reply_error(req, (uint32_t)code, err->msg);
+	}
+	art_put(a, u);
+}
+
 void
 artifacts_chunk(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
     const Vsm__ArtifactChunk *m)
@@ -635,12 +667,8 @@ artifacts_chunk(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
 	struct vsm_err    err;
 	int               code;
 
-	if ((u = art_get(a, m->upload_id, host_id)) == NULL) {
-		agents_reply_error(
-		    req, VSM_ART_ERR_UNKNOWN, "no such upload; open it again");
+	if ((u = art_begin(a, m->upload_id, host_id, req)) == NULL)
 		return;
-	}
-	pthread_mutex_lock(&u->mtx);
 	u->used_at = ctld_mono();
 	if (u->dead)
 		code = VSM_ART_ERR_UNKNOWN, vsm_err_set(&err, "upload closed");
@@ -648,12 +676,7 @@ artifacts_chunk(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
 		code = art_take_chunk(a, u, m, &err);
 	if (code == 0)
 		art_reply_state(req, a, u, 0);
-	pthread_mutex_unlock(&u->mtx);
-	if (code != 0) {
-		log_warnx("host %lld: %s", (long long)host_id, err.msg);
-		agents_reply_error(req, (uint32_t)code, err.msg);
-	}
-	art_put(a, u);
+	art_end(a, u, host_id, req, code, &err);
 }
 
 /*
@@ -707,12 +730,8 @@ artifacts_commit(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
 	struct vsm_err    err;
 	int               code;
 
-	if ((u = art_get(a, m->upload_id, host_id)) == NULL) {
-		agents_reply_error(
-		    req, VSM_ART_ERR_UNKNOWN, "no such upload; open it again");
+	if ((u = art_begin(a, m->upload_id, host_id, req)) == NULL)
 		return;
-	}
-	pthread_mutex_lock(&u->mtx);
 	if (u->dead)
 		code = VSM_ART_ERR_UNKNOWN, vsm_err_set(&err, "upload closed");
 	else
@@ -730,10 +749,5 @@ artifacts_commit(struct ctld *cd, int64_t host_id, struct vsm_srv_req *req,
 		    u->rel, u->size);
 		art_reply_state(req, a, u, 1);
 	}
-	pthread_mutex_unlock(&u->mtx);
-	if (code != 0) {
-		log_warnx("host %lld: %s", (long long)host_id, err.msg);
-		agents_reply_error(req, (uint32_t)code, err.msg);
-	}
-	art_put(a, u);
+	art_end(a, u, host_id, req, code, &err);
 }
